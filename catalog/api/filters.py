@@ -1,0 +1,73 @@
+import django_filters
+from django.db.models import F
+from django.utils.translation import gettext_lazy as _
+
+from catalog.selectors import (
+    category_descendant_ids,
+    category_get,
+    product_filter_by_attributes,
+    product_search,
+)
+
+
+class StorefrontProductFilter(django_filters.FilterSet):
+    category = django_filters.CharFilter(
+        method="filter_category", label=_("Category slug or id; includes its subcategories")
+    )
+    attr = django_filters.CharFilter(
+        method="filter_attributes",
+        label=_("Attribute filter code:value, code:a|b or code:min..max; repeat for several"),
+    )
+    price_min = django_filters.NumberFilter(
+        field_name="price_from", lookup_expr="gte", label=_("Lowest price")
+    )
+    price_max = django_filters.NumberFilter(
+        field_name="price_from", lookup_expr="lte", label=_("Highest price")
+    )
+    q = django_filters.CharFilter(
+        method="filter_search", label=_("Search name, SKU, barcode and description")
+    )
+    sort = django_filters.ChoiceFilter(
+        method="filter_sort",
+        choices=[
+            ("price", _("Price, low to high")),
+            ("-price", _("Price, high to low")),
+            ("name", _("Name, A to Z")),
+            ("-name", _("Name, Z to A")),
+            ("newest", _("Newest first")),
+            ("relevance", _("Best match (with q)")),
+        ],
+        label=_("Sort order"),
+    )
+
+    def filter_category(self, queryset, name, value):
+        category = category_get(identifier=value)
+        return queryset.filter(category_id__in=category_descendant_ids(category=category))
+
+    def filter_attributes(self, queryset, name, value):
+        return product_filter_by_attributes(queryset, specs=self.data.getlist("attr"))
+
+    def filter_search(self, queryset, name, value):
+        return product_search(queryset, text=value)
+
+    def filter_sort(self, queryset, name, value):
+        return queryset  # applied last, in filter_queryset, once every annotation exists
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        sort = self.form.cleaned_data.get("sort") or (
+            "relevance" if self.form.cleaned_data.get("q") else "name"
+        )
+        order = {
+            "price": [F("price_from").asc(), "pk"],
+            "-price": [F("price_from").desc(), "-pk"],
+            "name": ["name", "pk"],
+            "-name": ["-name", "-pk"],
+            "newest": ["-created_at", "-pk"],
+            "relevance": (
+                ["-search_rank", "name", "pk"]
+                if "search_rank" in queryset.query.annotations
+                else ["name", "pk"]
+            ),
+        }[sort]
+        return queryset.order_by(*order)

@@ -1,0 +1,223 @@
+from django.db.models import Prefetch
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+
+from catalog import services
+from catalog.api.filters import StorefrontProductFilter
+from catalog.api.serializers import (
+    CategoryTreeOutputSerializer,
+    ProductInputSerializer,
+    ProductListingInputSerializer,
+    StaffProductOutputSerializer,
+    StaffVariantOutputSerializer,
+    StorefrontProductDetailOutputSerializer,
+    StorefrontProductOutputSerializer,
+    VariantInputSerializer,
+    VariantPriceInputSerializer,
+    VariantUpdateInputSerializer,
+    storefront_product_json,
+)
+from catalog.models import (
+    Product,
+    ProductAttributeValue,
+    ProductChannelListing,
+    ProductVariant,
+    VariantAttributeValue,
+    VariantChannelListing,
+)
+from catalog.selectors import (
+    category_tree,
+    product_get_for_channel,
+    product_list_for_channel,
+    product_prefetch_for_channel,
+)
+from commerce.selectors import channel_get_active
+
+CHANNEL_PARAMETER = OpenApiParameter(
+    "channel", str, OpenApiParameter.PATH, description="Channel code, e.g. web-jp"
+)
+
+
+class StorefrontView(GenericAPIView):
+    """Anonymous, read-only, scoped to one active channel (404 for an unknown one)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    def get_channel(self):
+        if not hasattr(self, "_channel"):
+            self._channel = channel_get_active(code=self.kwargs["channel"])
+        return self._channel
+
+
+@extend_schema(tags=["storefront"], parameters=[CHANNEL_PARAMETER])
+class StorefrontProductListView(StorefrontView):
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = StorefrontProductFilter
+    serializer_class = StorefrontProductOutputSerializer
+
+    def get_queryset(self):
+        return product_list_for_channel(channel=self.get_channel())
+
+    @extend_schema(
+        summary="Products sold in a channel", responses=StorefrontProductOutputSerializer(many=True)
+    )
+    def get(self, request, *args, **kwargs):
+        channel = self.get_channel()
+        queryset = product_prefetch_for_channel(
+            self.filter_queryset(self.get_queryset()), channel=channel
+        )
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(
+            [storefront_product_json(p, channel=channel, request=request) for p in page]
+        )
+
+
+@extend_schema(tags=["storefront"], parameters=[CHANNEL_PARAMETER])
+class StorefrontProductDetailView(StorefrontView):
+    serializer_class = StorefrontProductDetailOutputSerializer
+
+    @extend_schema(summary="One product by id or by slug")
+    def get(self, request, *args, **kwargs):
+        channel = self.get_channel()
+        if "slug" in kwargs:
+            product = product_get_for_channel(channel=channel, slug=kwargs["slug"])
+        else:
+            product = product_get_for_channel(channel=channel, product_id=kwargs["pk"])
+        return Response(
+            storefront_product_json(product, channel=channel, request=request, detail=True)
+        )
+
+
+@extend_schema(tags=["storefront"], parameters=[CHANNEL_PARAMETER])
+class StorefrontCategoryTreeView(StorefrontView):
+    serializer_class = CategoryTreeOutputSerializer
+    pagination_class = None
+
+    @extend_schema(summary="The category tree", responses=CategoryTreeOutputSerializer(many=True))
+    def get(self, request, *args, **kwargs):
+        self.get_channel()
+        return Response(category_tree())
+
+
+# --- Staff ----------------------------------------------------------------------------------
+
+_attribute_values = ("attribute", "choice")
+
+
+def _staff_product_queryset():
+    return Product.objects.select_related("product_type", "category", "tax_class").prefetch_related(
+        Prefetch(
+            "attribute_values",
+            queryset=ProductAttributeValue.objects.select_related(*_attribute_values),
+        ),
+        Prefetch(
+            "channel_listings", queryset=ProductChannelListing.objects.select_related("channel")
+        ),
+        Prefetch("variants", queryset=_staff_variant_queryset()),
+    )
+
+
+def _staff_variant_queryset():
+    return ProductVariant.objects.prefetch_related(
+        Prefetch(
+            "attribute_values",
+            queryset=VariantAttributeValue.objects.select_related(*_attribute_values),
+        ),
+        Prefetch(
+            "channel_listings", queryset=VariantChannelListing.objects.select_related("channel")
+        ),
+    )
+
+
+@extend_schema(tags=["staff: catalogue"])
+class StaffProductViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Products for back-office integrations (ERP, PIM). Requires staff with catalogue permissions."""
+
+    serializer_class = StaffProductOutputSerializer
+    queryset = Product.objects.all()
+    filterset_fields = {
+        "category__slug": ["exact"],
+        "product_type__slug": ["exact"],
+        "updated_at": ["gte"],
+    }
+
+    def get_queryset(self):
+        return _staff_product_queryset().order_by("pk")
+
+    @extend_schema(request=ProductInputSerializer, responses={201: StaffProductOutputSerializer})
+    def create(self, request):
+        data = ProductInputSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        product = services.product_create(**data.validated_data)
+        return Response(self._output(product.pk), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ProductInputSerializer, responses=StaffProductOutputSerializer)
+    def partial_update(self, request, pk=None):
+        product = self.get_object()
+        data = ProductInputSerializer(
+            data=request.data, partial=True, context={"request": request, "instance": product}
+        )
+        data.is_valid(raise_exception=True)
+        services.product_update(product=product, **data.validated_data)
+        return Response(self._output(product.pk))
+
+    @extend_schema(request=ProductListingInputSerializer, responses=StaffProductOutputSerializer)
+    @action(detail=True, methods=["post"], url_path="channel-listings")
+    def channel_listings(self, request, pk=None):
+        """Publish or unpublish the product in a channel, with an optional availability window."""
+        product = self.get_object()
+        data = ProductListingInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.product_listing_set(product=product, **data.validated_data)
+        return Response(self._output(product.pk))
+
+    def _output(self, pk: int) -> dict:
+        return StaffProductOutputSerializer(_staff_product_queryset().get(pk=pk)).data
+
+
+@extend_schema(tags=["staff: catalogue"])
+class StaffVariantViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    serializer_class = StaffVariantOutputSerializer
+    queryset = ProductVariant.objects.all()
+    filterset_fields = {"sku": ["exact"], "barcode": ["exact"], "product": ["exact"]}
+
+    def get_queryset(self):
+        return _staff_variant_queryset().order_by("pk")
+
+    @extend_schema(request=VariantInputSerializer, responses={201: StaffVariantOutputSerializer})
+    def create(self, request):
+        data = VariantInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        variant = services.variant_create(**data.validated_data)
+        return Response(self._output(variant.pk), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=VariantUpdateInputSerializer, responses=StaffVariantOutputSerializer)
+    def partial_update(self, request, pk=None):
+        variant = self.get_object()
+        data = VariantUpdateInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        services.variant_update(variant=variant, **data.validated_data)
+        return Response(self._output(variant.pk))
+
+    @extend_schema(request=VariantPriceInputSerializer, responses=StaffVariantOutputSerializer)
+    @action(detail=True, methods=["post"])
+    def prices(self, request, pk=None):
+        """Set the variant's price in a channel (the channel's currency and its minor units)."""
+        variant = self.get_object()
+        data = VariantPriceInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.variant_price_set(variant=variant, **data.validated_data)
+        return Response(self._output(variant.pk))
+
+    def _output(self, pk: int) -> dict:
+        return StaffVariantOutputSerializer(_staff_variant_queryset().get(pk=pk)).data

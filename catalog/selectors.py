@@ -1,0 +1,202 @@
+"""Reads of the catalogue shared by the storefront API, the staff API and the admin."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.db import connection
+from django.db.models import Exists, F, FilteredRelation, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from catalog.models import (
+    Attribute,
+    Category,
+    Product,
+    ProductAttributeValue,
+    ProductImage,
+    ProductVariant,
+    VariantAttributeValue,
+)
+from commerce.errors import NotFound, ValidationFailed
+from commerce.models import Channel
+
+SEARCH_CONFIG = "simple"  # language-neutral: SKUs, brand names and mixed Japanese/English text
+
+
+def _on_postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def product_list_for_channel(
+    *, channel: Channel, listed_only: bool = True, now: datetime | None = None
+) -> QuerySet[Product]:
+    """Products a storefront of `channel` may show: published, inside their availability window,
+    with at least one variant priced in the channel. Annotated with `price_from`."""
+    now = now or timezone.now()
+    listing = "channel_listing"
+    queryset = (
+        Product.objects.annotate(
+            channel_listing=FilteredRelation(
+                "channel_listings", condition=Q(channel_listings__channel=channel)
+            )
+        )
+        .filter(
+            Q(**{f"{listing}__available_from__isnull": True})
+            | Q(**{f"{listing}__available_from__lte": now}),
+            Q(**{f"{listing}__available_until__isnull": True})
+            | Q(**{f"{listing}__available_until__gt": now}),
+            **{f"{listing}__is_published": True, f"{listing}__price_from__isnull": False},
+        )
+        .annotate(price_from=F(f"{listing}__price_from"))
+    )
+    if listed_only:
+        queryset = queryset.filter(**{f"{listing}__visible_in_listings": True})
+    return queryset
+
+
+def product_prefetch_for_channel(
+    queryset: QuerySet[Product], *, channel: Channel
+) -> QuerySet[Product]:
+    """Load everything a storefront product card needs in a fixed number of queries, whatever
+    the page size: variants priced in the channel, attribute values, images."""
+    variants = (
+        ProductVariant.objects.annotate(
+            listing=FilteredRelation(
+                "channel_listings", condition=Q(channel_listings__channel=channel)
+            )
+        )
+        .filter(listing__isnull=False)
+        .annotate(price=F("listing__price"), compare_at_price=F("listing__compare_at_price"))
+        .prefetch_related(
+            Prefetch(
+                "attribute_values",
+                queryset=VariantAttributeValue.objects.select_related("attribute", "choice"),
+            )
+        )
+        .order_by("position", "sku")
+    )
+    return queryset.select_related("category", "product_type").prefetch_related(
+        Prefetch("variants", queryset=variants, to_attr="channel_variants"),
+        Prefetch(
+            "attribute_values",
+            queryset=ProductAttributeValue.objects.select_related("attribute", "choice"),
+        ),
+        Prefetch("images", queryset=ProductImage.objects.order_by("position", "id")),
+    )
+
+
+def product_get_for_channel(
+    *, channel: Channel, product_id: int | None = None, slug: str | None = None
+) -> Product:
+    """One product as the channel's storefront sees it; 404 when unpublished, outside its
+    window, or not sold in the channel."""
+    queryset = product_list_for_channel(channel=channel, listed_only=False)
+    queryset = (
+        queryset.filter(pk=product_id) if product_id is not None else queryset.filter(slug=slug)
+    )
+    product = product_prefetch_for_channel(queryset, channel=channel).first()
+    if product is None:
+        raise NotFound(_("No such product in this channel."))
+    return product
+
+
+def product_search(queryset: QuerySet[Product], *, text: str) -> QuerySet[Product]:
+    """Search name, SKUs, barcodes and description. PostgreSQL full text (ranked), plus a
+    substring match so that partial SKUs and Japanese words (which have no spaces) are found."""
+    text = text.strip()
+    if not text:
+        return queryset
+    if not _on_postgresql():
+        return queryset.filter(search_document__icontains=text)
+    query = SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch")
+    vector = SearchVector("search_document", config=SEARCH_CONFIG)
+    # `@@` against the same expression as the GIN index in migration 0002, so the index is used.
+    return (
+        queryset.annotate(search_vector=vector)
+        .filter(Q(search_vector=query) | Q(search_document__icontains=text))
+        .annotate(search_rank=SearchRank(vector, query))
+    )
+
+
+def category_descendant_ids(*, category: Category) -> QuerySet:
+    return Category.objects.filter(path__startswith=category.path).values("pk")
+
+
+def category_get(*, identifier: str) -> Category:
+    lookup = Q(slug=identifier) | (Q(pk=int(identifier)) if identifier.isdigit() else Q())
+    category = Category.objects.filter(lookup).first()
+    if category is None:
+        raise ValidationFailed({"category": [_("No category %(value)s.") % {"value": identifier}]})
+    return category
+
+
+def product_filter_by_attributes(
+    queryset: QuerySet[Product], *, specs: Iterable[str]
+) -> QuerySet[Product]:
+    """Filter by attribute values given as `code:value`, `code:a|b` (any of) or `code:min..max`
+    (numbers). Several specs all apply. A value may sit on the product or on any variant."""
+    for spec in specs:
+        code, sep, raw = spec.partition(":")
+        if not sep or not raw:
+            raise ValidationFailed(
+                {"attr": [_("Use code:value, e.g. color:red (got %(spec)s).") % {"spec": spec}]}
+            )
+        attribute = Attribute.objects.filter(code=code, filterable=True).first()
+        if attribute is None:
+            raise ValidationFailed(
+                {"attr": [_("No filterable attribute %(code)s.") % {"code": code}]}
+            )
+        condition = _attribute_condition(attribute, raw)
+        on_product = ProductAttributeValue.objects.filter(
+            condition, product=OuterRef("pk"), attribute=attribute
+        )
+        on_variant = VariantAttributeValue.objects.filter(
+            condition, variant__product=OuterRef("pk"), attribute=attribute
+        )
+        queryset = queryset.filter(Exists(on_product) | Exists(on_variant))
+    return queryset
+
+
+def _attribute_condition(attribute: Attribute, raw: str) -> Q:
+    match attribute.type:
+        case Attribute.Type.CHOICE:
+            return Q(choice__slug__in=raw.split("|"))
+        case Attribute.Type.BOOLEAN:
+            return Q(boolean=raw.lower() in {"1", "true", "yes"})
+        case Attribute.Type.NUMBER:
+            low, dots, high = raw.partition("..")
+            try:
+                if not dots:
+                    return Q(number=Decimal(raw))
+                condition = Q()
+                if low:
+                    condition &= Q(number__gte=Decimal(low))
+                if high:
+                    condition &= Q(number__lte=Decimal(high))
+                return condition
+            except InvalidOperation:
+                raise ValidationFailed(
+                    {"attr": [_("%(value)s is not a number or range.") % {"value": raw}]}
+                ) from None
+    return Q(text__iexact=raw)
+
+
+def category_tree() -> list[dict]:
+    """The whole category tree as nested dicts, in one query."""
+    nodes: dict[int, dict] = {}
+    roots: list[dict] = []
+    for category in Category.objects.order_by("depth", "position", "name"):
+        node = {
+            "id": category.pk,
+            "slug": category.slug,
+            "name": category.name,
+            "description": category.description,
+            "children": [],
+        }
+        nodes[category.pk] = node
+        (nodes[category.parent_id]["children"] if category.parent_id else roots).append(node)
+    return roots
