@@ -81,6 +81,8 @@ class ImportReport:
     variants_updated: int = 0
     dry_run: bool = False
     written: bool = False
+    # Slugs this import created, so a product whose rows span two chunks counts as new once.
+    created_slugs: set[str] = field(default_factory=set, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -387,7 +389,10 @@ def _write_chunk(chunk: list[_Row], report: ImportReport) -> None:
                 tax_class=row.tax_class,
                 description=row.description,
             )
-        elif row.product_slug not in new_products and row.product_slug not in changed_products:
+        elif not (
+            {row.product_slug}
+            & (new_products.keys() | report.created_slugs | changed_products.keys())
+        ):
             product.name, product.product_type = row.product_name, row.product_type
             product.category, product.tax_class = row.category, row.tax_class
             product.description = row.description
@@ -397,6 +402,7 @@ def _write_chunk(chunk: list[_Row], report: ImportReport) -> None:
         changed_products.values(), ["name", "product_type", "category", "tax_class", "description"]
     )
     report.products_created += len(new_products)
+    report.created_slugs.update(new_products)
     report.products_updated += len(changed_products)
     products.update(new_products)
 

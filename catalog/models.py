@@ -155,6 +155,7 @@ class Product(models.Model):
         verbose_name = _("product")
         verbose_name_plural = _("products")
         ordering = ["name"]
+        indexes = [models.Index(fields=["name", "id"], name="product_name_order")]
 
     def __str__(self) -> str:
         return self.name
@@ -284,7 +285,7 @@ class BundleComponent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.quantity} × {self.component_id}"
+        return f"{self.quantity} x {self.component_id}"
 
 
 class ProductChannelListing(models.Model):

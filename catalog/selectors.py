@@ -37,7 +37,13 @@ def product_list_for_channel(
     """Products a storefront of `channel` may show: published, inside their availability window,
     with at least one variant priced in the channel. Annotated with `price_from`."""
     now = now or timezone.now()
-    listing = "channel_listing"
+    conditions = {
+        "channel_listing__is_published": True,
+        "channel_listing__price_from__isnull": False,
+    }
+    if listed_only:
+        conditions["channel_listing__visible_in_listings"] = True
+    # One filter() call: a second call on the FilteredRelation would join the listing again.
     queryset = (
         Product.objects.annotate(
             channel_listing=FilteredRelation(
@@ -45,16 +51,14 @@ def product_list_for_channel(
             )
         )
         .filter(
-            Q(**{f"{listing}__available_from__isnull": True})
-            | Q(**{f"{listing}__available_from__lte": now}),
-            Q(**{f"{listing}__available_until__isnull": True})
-            | Q(**{f"{listing}__available_until__gt": now}),
-            **{f"{listing}__is_published": True, f"{listing}__price_from__isnull": False},
+            Q(channel_listing__available_from__isnull=True)
+            | Q(channel_listing__available_from__lte=now),
+            Q(channel_listing__available_until__isnull=True)
+            | Q(channel_listing__available_until__gt=now),
+            **conditions,
         )
-        .annotate(price_from=F(f"{listing}__price_from"))
+        .annotate(price_from=F("channel_listing__price_from"))
     )
-    if listed_only:
-        queryset = queryset.filter(**{f"{listing}__visible_in_listings": True})
     return queryset
 
 
