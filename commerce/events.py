@@ -82,16 +82,24 @@ def publish(
 
 
 def send_to_broker(event_id: int) -> bool:
-    """Hand an event to the workers. Never raises: on failure the relay dispatches it later."""
+    """Hand an event to the workers. Never raises: on failure the relay dispatches it later.
+
+    Connects at most once: left to itself, kombu retries a refused connection with sleeps for
+    `broker_connection_timeout` (6 s per event with Redis down) whatever `retry` says.
+    """
     from commerce.celery import app  # kernel composition module; imported late to avoid a cycle
 
+    timeout = settings.OUTBOX_PUBLISH_TIMEOUT
     try:
-        app.send_task(
-            "commerce.dispatch_event",
-            args=[event_id],
-            retry=False,
-            timeout=settings.OUTBOX_PUBLISH_TIMEOUT,
-        )
+        with app.pool.acquire(block=True, timeout=timeout) as connection:
+            connection.ensure_connection(max_retries=0)
+            app.send_task(
+                "commerce.dispatch_event",
+                args=[event_id],
+                connection=connection,
+                retry=False,
+                timeout=timeout,
+            )
     except Exception as exc:  # the broker is down or slow: the relay will pick it up
         logger.warning("Event %s left to the outbox relay: %s", event_id, exc)
         return False
@@ -134,18 +142,22 @@ def dispatch(event_id: int) -> bool:
 def relay(*, batch: int | None = None) -> int:
     """Dispatch events whose after-commit hand-off did not happen (broker down, process died).
 
-    Safe in several processes at once: each locks its batch with SKIP LOCKED, so two relays
-    never take the same event. Returns the number of events now fully dispatched.
+    Safe in several processes at once: each takes the next pending event with SKIP LOCKED, so two
+    relays never take the same one. One event per transaction, so consumers' effects commit (and
+    their row locks go) event by event. Returns the number of events now fully dispatched.
     """
-    batch = batch or settings.OUTBOX_RELAY_BATCH
     done = 0
-    with transaction.atomic():
-        pending = list(
-            OutboxEvent.objects.select_for_update(skip_locked=True)
-            .filter(dispatched_at__isnull=True, next_attempt_at__lte=timezone.now())
-            .order_by("next_attempt_at", "id")
-            .values_list("id", flat=True)[:batch]
-        )
-        for event_id in pending:
+    for _ in range(batch or settings.OUTBOX_RELAY_BATCH):
+        with transaction.atomic():
+            event_id = (
+                OutboxEvent.objects.select_for_update(skip_locked=True)
+                .filter(dispatched_at__isnull=True, next_attempt_at__lte=timezone.now())
+                .order_by("next_attempt_at", "id")
+                .values_list("id", flat=True)
+                .first()
+            )
+            if event_id is None:
+                break
+            # A failure pushes next_attempt_at forward, so the loop never takes it again.
             done += dispatch(event_id)
     return done

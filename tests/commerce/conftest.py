@@ -6,6 +6,7 @@ that `./dev test` starts, and a second Redis that a test may start and stop itse
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -14,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,81 +151,63 @@ def own_broker() -> Iterator[RedisServer]:
         _use_broker(original_url)
 
 
-# --- Consumers and effects ------------------------------------------------------------------
+# --- Consumers and their effects -----------------------------------------------------------
 
 
-def effect_prefix(event: OutboxEvent, consumer: str) -> str:
-    return f"effect-{event.pk}-{consumer}-"
+class Consumers:
+    """Test consumers, registered in the outbox's registry for the length of one test.
 
-
-def effects(event: OutboxEvent, consumer: str) -> int:
-    """How many times `consumer` had its effect for `event`."""
-    return Group.objects.filter(name__startswith=effect_prefix(event, consumer)).count()
-
-
-@pytest.fixture
-def consumer() -> Iterator[Callable[..., str]]:
-    """Register a test consumer; each unregistered at teardown.
-
-    Its effect is a Group written inside the handler, so inside the receipt's transaction. The
-    name carries a random suffix: Group names are unique, and a second effect must show as a
-    second row rather than fail the handler.
+    A consumer's effect is a Group written by its handler, hence inside the receipt's
+    transaction. Each name carries a random suffix: Group names are unique, and a second effect
+    must show as a second row, not as a failing handler.
     """
-    names: list[str] = []
 
-    def register(
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def add(
+        self,
         name: str,
         event_type: str,
         *,
         fail: threading.Event | None = None,
         delay: float = 0.0,
     ) -> str:
+        """Subscribe `name` to `event_type`. While `fail` is set, the handler raises after
+        writing its effect; `delay` seconds of sleep widen the window for a race."""
+
         def handler(event: OutboxEvent) -> None:
-            Group.objects.create(name=effect_prefix(event, name) + uuid.uuid4().hex[:12])
+            Group.objects.create(name=self._prefix(event, name) + uuid.uuid4().hex[:12])
             if delay:
                 time.sleep(delay)
             if fail is not None and fail.is_set():
                 raise RuntimeError(f"{name} is broken")
 
         events.register_consumer(name=name, event_types=[event_type], handler=handler)
-        names.append(name)
+        self.names.append(name)
         return name
 
-    yield register
-    for name in names:
-        events.unregister_consumer(name=name)
+    def effects(self, event: OutboxEvent, name: str) -> int:
+        """How many times consumer `name` had its effect for `event`."""
+        return Group.objects.filter(name__startswith=self._prefix(event, name)).count()
+
+    @staticmethod
+    def _prefix(event: OutboxEvent, name: str) -> str:
+        return f"effect-{event.pk}-{name}-"
+
+    def remove_all(self) -> None:
+        for name in self.names:
+            events.unregister_consumer(name=name)
 
 
-# --- Threads and workers --------------------------------------------------------------------
+@pytest.fixture
+def consumers() -> Iterator[Consumers]:
+    registry = Consumers()
+    yield registry
+    registry.remove_all()
 
 
-def run_concurrently(*calls: Callable[[], Any], timeout: float = 60) -> list[Any]:
-    """Run each call in its own thread, all released at once; return their results in order.
-
-    Each thread closes its database connection when done, so none outlives the test.
-    """
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-    errors: list[BaseException] = []
-
-    def run(index: int, call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = call()
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    assert not any(thread.is_alive() for thread in threads), "a thread did not finish"
-    if errors:
-        raise errors[0]
-    return results
+# --- A real worker --------------------------------------------------------------------------
 
 
 def _close_db_connections(**kwargs: Any) -> None:
@@ -232,12 +215,9 @@ def _close_db_connections(**kwargs: Any) -> None:
 
 
 @contextmanager
-def celery_worker() -> Iterator[Any]:
-    """A real Celery worker, in a thread of this process, consuming from the app's broker.
-
-    Tasks run in the worker's thread with their own database connection, closed after each
-    task (CONN_MAX_AGE would otherwise keep it open past the test).
-    """
+def _embedded_worker() -> Iterator[Any]:
+    root = logging.getLogger()
+    root_level, root_handlers = root.level, root.handlers[:]  # the worker takes the root logger
     task_postrun.connect(_close_db_connections, weak=False)
     try:
         with start_worker(
@@ -246,16 +226,16 @@ def celery_worker() -> Iterator[Any]:
             yield worker
     finally:
         task_postrun.disconnect(_close_db_connections)
+        root.setLevel(root_level)
+        root.handlers[:] = root_handlers
 
 
-def wait_until(
-    condition: Callable[[], bool], *, timeout: float = 10, interval: float = 0.05
-) -> bool:
-    """Poll `condition` until it holds or `timeout` seconds passed; return its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if condition():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(interval)
+@pytest.fixture
+def embedded_worker() -> Callable[[], AbstractContextManager[Any]]:
+    """Start with `with embedded_worker():` a real Celery worker in a thread of this process.
+
+    It consumes from the app's broker as configured when it starts. Tasks run in the worker's
+    thread on their own database connection, closed after each task (CONN_MAX_AGE would keep
+    it open past the test).
+    """
+    return _embedded_worker
