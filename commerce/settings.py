@@ -227,6 +227,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Defaults that django-celery-beat copies into the database; staff edit them in the admin.
 CELERY_BEAT_SCHEDULE = {
     "relay-outbox": {"task": "commerce.relay_outbox", "schedule": 15.0},
+    "expire-cart-holds": {"task": "inventory.expire_cart_holds", "schedule": 60.0},
 }
 
 # --- Logging --------------------------------------------------------------------------------
@@ -243,3 +244,10 @@ LOGGING = {
 # --- Product settings -----------------------------------------------------------------------
 
 CATALOG_IMPORT_CHUNK_SIZE = env.int("CATALOG_IMPORT_CHUNK_SIZE", default=1000)
+# How long a cart's stock hold lasts once checkout starts.
+INVENTORY_CART_HOLD_SECONDS = env.int("INVENTORY_CART_HOLD_SECONDS", default=15 * 60)
+# Waiting for a stock row lock longer than this fails fast and is retried, a few times.
+INVENTORY_LOCK_TIMEOUT_MS = env.int("INVENTORY_LOCK_TIMEOUT_MS", default=2000)
+INVENTORY_LOCK_RETRIES = env.int("INVENTORY_LOCK_RETRIES", default=5)
+# Demand window for replenishment suggestions.
+INVENTORY_DEMAND_WINDOW_DAYS = env.int("INVENTORY_DEMAND_WINDOW_DAYS", default=28)

@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 api_v1 = [
     path("", include("commerce.api.urls")),
     path("", include("catalog.api.urls")),
+    path("", include("inventory.api.urls")),
 ]
 
 urlpatterns = [

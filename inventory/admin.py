@@ -1,0 +1,363 @@
+"""The inventory back office. Counters are read-only here: adjustments and counts are actions that
+call the services, so every change is locked, ledgered and signalled like any other."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import F, IntegerField, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Greatest
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from catalog.admin import ProductVariantAdmin
+from catalog.models import ProductVariant
+from commerce.errors import DomainError
+from inventory import services
+from inventory.models import (
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Reservation,
+    Stock,
+    StockLocation,
+    StockMovement,
+    StockPolicy,
+    Supplier,
+    SupplierItem,
+    Transfer,
+    TransferLine,
+)
+
+
+def _with_availability(queryset):
+    holds = (
+        Reservation.objects.filter(
+            stock=OuterRef("pk"),
+            kind=Reservation.Kind.CART,
+            state=Reservation.State.ACTIVE,
+            expires_at__gt=timezone.now(),
+        )
+        .values("stock")
+        .annotate(total=Sum("quantity"))
+        .values("total")
+    )
+    return queryset.annotate(
+        held=Coalesce(Subquery(holds, output_field=IntegerField()), Value(0))
+    ).annotate(
+        available_units=Greatest(
+            F("on_hand") - F("allocated") - F("held") - F("safety_stock"), Value(0)
+        )
+    )
+
+
+@admin.register(StockLocation)
+class StockLocationAdmin(admin.ModelAdmin):
+    list_display = [
+        "code",
+        "name",
+        "kind",
+        "region",
+        "ships_to_customers",
+        "pickup_enabled",
+        "counts_for_online",
+        "routing_priority",
+        "is_active",
+    ]
+    list_filter = ["kind", "pickup_enabled", "ships_to_customers", "is_active"]
+    search_fields = ["code", "name", "city", "region"]
+    filter_horizontal = ["channels"]
+
+
+class StockAdjustForm(forms.Form):
+    delta = forms.IntegerField(
+        label=_("Change on hand by"), help_text=_("Negative to remove units.")
+    )
+    reason = forms.ChoiceField(
+        label=_("Reason"),
+        choices=[
+            (r, StockMovement.Reason(r).label)
+            for r in (
+                StockMovement.Reason.ADJUSTMENT,
+                StockMovement.Reason.RECEIPT,
+                StockMovement.Reason.RETURN_RESTOCK,
+            )
+        ],
+    )
+    note = forms.CharField(label=_("Note"), max_length=250, required=False)
+
+
+class StockCountForm(forms.Form):
+    quantity = forms.IntegerField(label=_("Counted quantity on hand"), min_value=0)
+    note = forms.CharField(label=_("Note"), max_length=250, required=False)
+
+
+@admin.register(Stock)
+class StockAdmin(admin.ModelAdmin):
+    list_display = [
+        "variant",
+        "location",
+        "on_hand",
+        "allocated",
+        "held_units",
+        "safety_stock",
+        "available",
+        "signal",
+        "updated_at",
+    ]
+    list_filter = ["location", "signal"]
+    search_fields = ["variant__sku", "variant__product__name", "location__code"]
+    list_select_related = ["variant", "location"]
+    readonly_fields = ["variant", "location", "on_hand", "allocated", "signal"]
+    fields = [
+        "variant",
+        "location",
+        "on_hand",
+        "allocated",
+        "safety_stock",
+        "low_stock_threshold",
+        "signal",
+    ]
+    actions = ["adjust", "count"]
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return _with_availability(super().get_queryset(request))
+
+    @admin.display(description=_("in carts"), ordering="held")
+    def held_units(self, obj):
+        return obj.held
+
+    @admin.display(description=_("available"), ordering="available_units")
+    def available(self, obj):
+        return obj.available_units
+
+    def has_add_permission(self, request):
+        return False  # stock rows appear with the first receipt, adjustment or count
+
+    def _row_action(self, request, queryset, form_class, apply, title):
+        if "apply" in request.POST:
+            form = form_class(request.POST)
+            if form.is_valid():
+                done, failed = 0, []
+                for stock in queryset.select_related("variant", "location"):
+                    try:
+                        apply(stock, form.cleaned_data)
+                        done += 1
+                    except DomainError as error:
+                        failed.append(
+                            f"{stock.variant.sku} @ {stock.location.code}: {error.detail}"
+                        )
+                if done:
+                    self.message_user(
+                        request,
+                        _("%(count)s stock row(s) changed.") % {"count": done},
+                        messages.SUCCESS,
+                    )
+                for failure in failed:
+                    self.message_user(request, failure, messages.ERROR)
+                return None
+        else:
+            form = form_class()
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "form": form,
+            "queryset": queryset.select_related("variant", "location"),
+            "title": title,
+            "action": request.POST.get("action"),
+        }
+        return TemplateResponse(request, "admin/inventory/stock_action.html", context)
+
+    @admin.action(description=_("Adjust on hand (with a reason)"), permissions=["change"])
+    def adjust(self, request, queryset):
+        return self._row_action(
+            request,
+            queryset,
+            StockAdjustForm,
+            lambda stock, data: services.stock_adjust(
+                variant_id=stock.variant_id,
+                location_id=stock.location_id,
+                delta=data["delta"],
+                reason=data["reason"],
+                note=data["note"],
+                actor=request.user,
+            ),
+            _("Adjust stock"),
+        )
+
+    @admin.action(description=_("Enter a count (sets on hand)"), permissions=["change"])
+    def count(self, request, queryset):
+        return self._row_action(
+            request,
+            queryset,
+            StockCountForm,
+            lambda stock, data: services.stock_set_levels(
+                levels=[services.StockLevel(stock.variant_id, stock.location_id, data["quantity"])],
+                note=data["note"],
+                actor=request.user,
+            ),
+            _("Enter counted quantities"),
+        )
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(admin.ModelAdmin):
+    """The ledger: append-only, so read-only."""
+
+    list_display = [
+        "created_at",
+        "stock",
+        "reason",
+        "on_hand_delta",
+        "allocated_delta",
+        "on_hand_after",
+        "allocated_after",
+        "reference",
+        "actor",
+    ]
+    list_filter = ["reason", "stock__location"]
+    search_fields = ["stock__variant__sku", "reference", "note"]
+    list_select_related = ["stock__variant", "stock__location", "actor"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Reservation)
+class ReservationAdmin(admin.ModelAdmin):
+    list_display = [
+        "reference",
+        "kind",
+        "state",
+        "variant",
+        "location",
+        "quantity",
+        "expires_at",
+        "created_at",
+    ]
+    list_filter = ["kind", "state", "location"]
+    search_fields = ["reference", "variant__sku"]
+    list_select_related = ["variant", "location"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StockPolicy)
+class StockPolicyAdmin(admin.ModelAdmin):
+    list_display = ["variant", "low_stock_threshold"]
+    search_fields = ["variant__sku"]
+    autocomplete_fields = ["variant"]
+
+
+class StockInline(admin.TabularInline):
+    """A variant's stock across all locations at a glance, on the variant's page."""
+
+    model = Stock
+    extra = 0
+    can_delete = False
+    fields = [
+        "location",
+        "on_hand",
+        "allocated",
+        "held_units",
+        "safety_stock",
+        "available",
+        "low_stock_threshold",
+        "signal",
+    ]
+    readonly_fields = ["location", "on_hand", "allocated", "held_units", "available", "signal"]
+    verbose_name_plural = _("stock across locations")
+
+    def get_queryset(self, request):
+        return _with_availability(super().get_queryset(request)).select_related("location")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("in carts"))
+    def held_units(self, obj):
+        return obj.held
+
+    @admin.display(description=_("available"))
+    def available(self, obj):
+        return obj.available_units
+
+
+# The catalogue cannot know about stock (it sits below the inventory), so the inventory extends
+# the variant page it registered.
+admin.site.unregister(ProductVariant)
+
+
+@admin.register(ProductVariant)
+class ProductVariantWithStockAdmin(ProductVariantAdmin):
+    inlines = [StockInline, *ProductVariantAdmin.inlines]
+
+
+class SupplierItemInline(admin.TabularInline):
+    model = SupplierItem
+    extra = 0
+    autocomplete_fields = ["variant"]
+
+
+@admin.register(Supplier)
+class SupplierAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "contact_name", "email", "lead_time_days", "is_active"]
+    search_fields = ["code", "name"]
+    inlines = [SupplierItemInline]
+
+
+class TransferLineInline(admin.TabularInline):
+    model = TransferLine
+    extra = 0
+    autocomplete_fields = ["variant"]
+
+
+@admin.register(Transfer)
+class TransferAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "source",
+        "destination",
+        "state",
+        "created_at",
+        "dispatched_at",
+        "received_at",
+    ]
+    list_filter = ["state", "source", "destination"]
+    readonly_fields = ["state", "dispatched_at", "received_at"]
+    inlines = [TransferLineInline]
+
+
+class PurchaseOrderLineInline(admin.TabularInline):
+    model = PurchaseOrderLine
+    extra = 0
+    autocomplete_fields = ["variant"]
+    readonly_fields = ["received_quantity"]
+
+
+@admin.register(PurchaseOrder)
+class PurchaseOrderAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "supplier",
+        "location",
+        "state",
+        "expected_at",
+        "created_at",
+        "sent_at",
+    ]
+    list_filter = ["state", "supplier", "location"]
+    readonly_fields = ["state", "sent_at"]
+    inlines = [PurchaseOrderLineInline]

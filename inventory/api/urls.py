@@ -1,0 +1,29 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from inventory.api.views import (
+    StaffReservationViewSet,
+    StaffStockMovementViewSet,
+    StaffStockViewSet,
+    StorefrontAvailabilityView,
+    StorefrontLocationAvailabilityView,
+)
+
+router = SimpleRouter()
+router.register("staff/stock", StaffStockViewSet, basename="staff-stock")
+router.register("staff/stock-movements", StaffStockMovementViewSet, basename="staff-stock-movement")
+router.register("staff/reservations", StaffReservationViewSet, basename="staff-reservation")
+
+urlpatterns = [
+    path(
+        "channels/<slug:channel>/availability/",
+        StorefrontAvailabilityView.as_view(),
+        name="storefront-availability",
+    ),
+    path(
+        "channels/<slug:channel>/variants/<int:variant_id>/locations/",
+        StorefrontLocationAvailabilityView.as_view(),
+        name="storefront-variant-locations",
+    ),
+    *router.urls,
+]

@@ -1,0 +1,27 @@
+from django.utils.translation import gettext_lazy as _
+
+from commerce.errors import Conflict, DomainError, ValidationFailed
+
+
+class InsufficientStock(Conflict):
+    """Not enough available stock; `extra` names the variant, what was asked and what is there."""
+
+    code = "insufficient_stock"
+    title = _("Not enough stock")
+
+
+class StockBusy(DomainError):
+    """The stock rows stayed locked by others through every retry. Safe to try again."""
+
+    code = "stock_busy"
+    status = 503
+    title = _("Stock is busy, please try again")
+
+
+class InvalidStockOperation(ValidationFailed):
+    pass
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+    title = _("Not possible in the current state")

@@ -1,0 +1,197 @@
+"""Reads of stock: availability per channel and per location (in bulk, in a fixed number of
+queries), stock across locations, and the ledger's reconciliation."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db.models import Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from catalog.models import BundleComponent
+from commerce.models import Channel
+from inventory.models import Reservation, Stock, StockLocation, StockMovement
+from inventory.services.ledger import active_holds, available
+
+
+def _online_locations(channel: Channel) -> QuerySet[StockLocation]:
+    return StockLocation.objects.filter(is_active=True, channels=channel, counts_for_online=True)
+
+
+def _bundle_components(variant_ids: Iterable[int]) -> dict[int, list[tuple[int, int]]]:
+    components: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for bundle_id, component_id, quantity in BundleComponent.objects.filter(
+        bundle_id__in=list(variant_ids)
+    ).values_list("bundle_id", "component_id", "quantity"):
+        components[bundle_id].append((component_id, quantity))
+    return components
+
+
+def _available_by_stock(stocks: list[Stock]) -> dict[int, int]:
+    held = active_holds([s.pk for s in stocks])
+    return {s.pk: available(s, held.get(s.pk, 0)) for s in stocks}
+
+
+def availability_for_channel(*, channel: Channel, variant_ids: Iterable[int]) -> dict[int, int]:
+    """Units each variant can sell in the channel right now, summed over the locations whose
+    stock counts for it. A bundle has what its scarcest component allows. Two queries."""
+    variant_ids = list(variant_ids)
+    components = _bundle_components(variant_ids)
+    stocked = set(variant_ids) | {c for parts in components.values() for c, _ in parts}
+    totals: dict[int, int] = defaultdict(int)
+    for stock in _sellable_stocks(channel).filter(variant_id__in=stocked):
+        totals[stock.variant_id] += available(stock, stock.held)
+    result = {}
+    for variant_id in variant_ids:
+        if variant_id in components:
+            result[variant_id] = min(totals.get(c, 0) // q for c, q in components[variant_id])
+        else:
+            result[variant_id] = totals.get(variant_id, 0)
+    return result
+
+
+@dataclass(frozen=True)
+class LocationAvailability:
+    location: StockLocation
+    available: int
+    on_hand: int
+
+
+def availability_by_location(
+    *, variant_id: int, channel: Channel | None = None, pickup_only: bool = False
+) -> list[LocationAvailability]:
+    """A variant's availability at each location ("in stock here" for click-and-collect, and
+    the endless aisle: what other stores and the warehouse hold)."""
+    locations = StockLocation.objects.filter(is_active=True)
+    if channel is not None:
+        locations = locations.filter(channels=channel)
+    if pickup_only:
+        locations = locations.filter(pickup_enabled=True)
+    components = _bundle_components([variant_id]).get(variant_id) or [(variant_id, 1)]
+    stocks = list(
+        Stock.objects.filter(
+            variant_id__in=[c for c, _ in components], location__in=locations
+        ).select_related("location")
+    )
+    free = _available_by_stock(stocks)
+    by_location: dict[int, dict[int, Stock]] = defaultdict(dict)
+    for stock in stocks:
+        by_location[stock.location_id][stock.variant_id] = stock
+    result = []
+    for location in locations.order_by("routing_priority", "code"):
+        rows = by_location.get(location.pk, {})
+        units = min((free[rows[c].pk] // q if c in rows else 0) for c, q in components)
+        on_hand = min((rows[c].on_hand // q if c in rows else 0) for c, q in components)
+        result.append(LocationAvailability(location=location, available=units, on_hand=on_hand))
+    return result
+
+
+def _sellable_stocks(channel: Channel, *, now=None) -> QuerySet[Stock]:
+    """Stock rows of the channel's online locations, annotated with `held` (unexpired cart
+    holds) so that availability is one query."""
+    now = now or timezone.now()
+    holds = (
+        Reservation.objects.filter(
+            stock=OuterRef("pk"),
+            kind=Reservation.Kind.CART,
+            state=Reservation.State.ACTIVE,
+            expires_at__gt=now,
+        )
+        .values("stock")
+        .annotate(total=Sum("quantity"))
+        .values("total")
+    )
+    return Stock.objects.filter(location__in=_online_locations(channel)).annotate(
+        held=Coalesce(Subquery(holds, output_field=IntegerField()), Value(0))
+    )
+
+
+def product_in_stock_condition(*, channel: Channel) -> Q:
+    """A condition on catalogue products: some variant has sellable stock in the channel.
+
+    In SQL, holds subtracted while unexpired, so that it filters a product list. A bundle counts
+    when each of its components has enough at some location of the channel."""
+    sellable = _sellable_stocks(channel)
+    plain = Exists(
+        sellable.filter(
+            variant__product=OuterRef("pk"),
+            on_hand__gt=F("allocated") + F("safety_stock") + F("held"),
+        )
+    )
+    component_short = BundleComponent.objects.filter(bundle=OuterRef("bundle")).exclude(
+        Exists(
+            sellable.filter(
+                variant=OuterRef("component"),
+                on_hand__gte=F("allocated") + F("safety_stock") + F("held") + OuterRef("quantity"),
+            )
+        )
+    )
+    bundle = Exists(
+        BundleComponent.objects.filter(bundle__product=OuterRef("pk")).exclude(
+            Exists(component_short)
+        )
+    )
+    return Q(plain) | Q(bundle)
+
+
+def stock_list_for_variant(*, variant_id: int) -> QuerySet[Stock]:
+    return (
+        Stock.objects.filter(variant_id=variant_id)
+        .select_related("location")
+        .order_by("location__routing_priority")
+    )
+
+
+@dataclass(frozen=True)
+class Drift:
+    stock_id: int
+    sku: str
+    location: str
+    on_hand: int
+    ledger_on_hand: int
+    allocated: int
+    ledger_allocated: int
+    order_reservations: int
+
+
+def stock_reconcile() -> list[Drift]:
+    """Every stock row whose counters differ from the sum of its ledger, or whose allocation
+    differs from its active order reservations. An empty list: the books balance."""
+    ledger = {
+        row["stock_id"]: row
+        for row in StockMovement.objects.values("stock_id").annotate(
+            on_hand=Sum("on_hand_delta"), allocated=Sum("allocated_delta")
+        )
+    }
+    reserved = dict(
+        Reservation.objects.filter(kind=Reservation.Kind.ORDER, state=Reservation.State.ACTIVE)
+        .values_list("stock_id")
+        .annotate(total=Sum("quantity"))
+        .values_list("stock_id", "total")
+    )
+    drift = []
+    for stock in (
+        Stock.objects.select_related("variant", "location").order_by("pk").iterator(chunk_size=2000)
+    ):
+        booked = ledger.get(stock.pk, {"on_hand": 0, "allocated": 0})
+        held = reserved.get(stock.pk, 0)
+        if (stock.on_hand, stock.allocated) != (
+            booked["on_hand"],
+            booked["allocated"],
+        ) or stock.allocated != held:
+            drift.append(
+                Drift(
+                    stock.pk,
+                    stock.variant.sku,
+                    stock.location.code,
+                    stock.on_hand,
+                    booked["on_hand"],
+                    stock.allocated,
+                    booked["allocated"],
+                    held,
+                )
+            )
+    return drift

@@ -1,0 +1,386 @@
+"""Reserving stock: holds for carts, allocations for orders, release and shipment."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from catalog.models import BundleComponent, ProductVariant
+from commerce.models import Channel
+from inventory.errors import InsufficientStock, InvalidStockOperation
+from inventory.models import Reservation, Stock, StockLocation, StockMovement
+from inventory.services.ledger import (
+    active_holds,
+    available,
+    ensure_stock_rows,
+    lock_stocks,
+    move,
+    refresh_signals,
+    stock_transaction,
+)
+
+
+@dataclass(frozen=True)
+class ReserveLine:
+    variant_id: int
+    quantity: int
+    line_reference: str = ""
+
+
+def locations_for_channel(
+    channel: Channel, *, preferred_location_id: int | None = None
+) -> list[StockLocation]:
+    """Where a channel may take stock from, best first: the preferred location (e.g. the store
+    chosen for pickup), then by routing priority."""
+    locations = list(
+        StockLocation.objects.filter(
+            is_active=True, channels=channel, counts_for_online=True
+        ).order_by("routing_priority", "code")
+    )
+    if preferred_location_id is not None:
+        preferred = next((loc for loc in locations if loc.pk == preferred_location_id), None)
+        if preferred is None:
+            preferred = StockLocation.objects.filter(
+                pk=preferred_location_id, is_active=True, channels=channel
+            ).first()
+        if preferred is None:
+            raise InvalidStockOperation(
+                {"location": [_("This location does not serve the channel.")]}
+            )
+        locations = [preferred, *[loc for loc in locations if loc.pk != preferred.pk]]
+    return locations
+
+
+def _expand_bundles(lines: Sequence[ReserveLine]) -> list[tuple[ReserveLine, int, int]]:
+    """(line, stocked variant, units) triples: a bundle line becomes its components."""
+    components: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for bundle_id, component_id, quantity in BundleComponent.objects.filter(
+        bundle_id__in={line.variant_id for line in lines}
+    ).values_list("bundle_id", "component_id", "quantity"):
+        components[bundle_id].append((component_id, quantity))
+    expanded = []
+    for line in lines:
+        if line.quantity < 1:
+            raise InvalidStockOperation({"quantity": [_("Must be at least 1.")]})
+        for variant_id, per_unit in components.get(line.variant_id) or [(line.variant_id, 1)]:
+            expanded.append((line, variant_id, line.quantity * per_unit))
+    return expanded
+
+
+def _plan(
+    demand: dict[int, int], locations: list[StockLocation], free: dict[tuple[int, int], int]
+) -> dict[int, list[tuple[int, int]]]:
+    """Choose locations: one location for everything if one can; otherwise, per variant, one
+    location if one can; otherwise split in priority order. Returns variant -> [(location, qty)]."""
+    for location in locations:
+        if all(
+            free.get((variant, location.pk), 0) >= quantity for variant, quantity in demand.items()
+        ):
+            return {variant: [(location.pk, quantity)] for variant, quantity in demand.items()}
+    plan: dict[int, list[tuple[int, int]]] = {}
+    shortages = []
+    for variant, quantity in demand.items():
+        single = next(
+            (loc for loc in locations if free.get((variant, loc.pk), 0) >= quantity), None
+        )
+        if single is not None:
+            plan[variant] = [(single.pk, quantity)]
+            continue
+        remaining, parts = quantity, []
+        for location in locations:
+            take = min(remaining, free.get((variant, location.pk), 0))
+            if take > 0:
+                parts.append((location.pk, take))
+                remaining -= take
+        if remaining > 0:
+            shortages.append((variant, quantity, quantity - remaining))
+        plan[variant] = parts
+    if shortages:
+        variant_id, requested, able = shortages[0]
+        sku = ProductVariant.objects.filter(pk=variant_id).values_list(
+            "sku", flat=True
+        ).first() or str(variant_id)
+        raise InsufficientStock(
+            _("Only %(available)s of SKU %(sku)s are available; %(requested)s were requested.")
+            % {"available": able, "sku": sku, "requested": requested},
+            sku=sku,
+            variant_id=variant_id,
+            requested=requested,
+            available=able,
+        )
+    return plan
+
+
+@stock_transaction
+def stock_reserve(
+    *,
+    channel: Channel,
+    lines: Sequence[ReserveLine],
+    reference: str,
+    kind: str = Reservation.Kind.CART,
+    ttl: timedelta | None = None,
+    preferred_location_id: int | None = None,
+    replaces_reference: str | None = None,
+    actor: AbstractBaseUser | None = None,
+) -> list[Reservation]:
+    """Reserve every line or none.
+
+    A cart hold (`kind="cart"`) expires after `ttl` (default INVENTORY_CART_HOLD_SECONDS) and
+    replaces the cart's earlier holds. An order allocation (`kind="order"`) lasts until shipped
+    or released, raises `allocated` and writes the ledger; `replaces_reference` turns a cart's
+    holds into the order's allocation in the same transaction.
+
+    Demand is summed per variant first (two lines of one SKU are checked together; bundles count
+    as their components), then the stock rows of every candidate location are locked at once in
+    (variant, location) order and availability is decided there, inside this transaction.
+    Raises `InsufficientStock` (409) naming the first short variant.
+    """
+    if not lines:
+        raise InvalidStockOperation({"lines": [_("Nothing to reserve.")]})
+    now = timezone.now()
+    expanded = _expand_bundles(lines)
+    demand: dict[int, int] = defaultdict(int)
+    for _line, variant_id, units in expanded:
+        demand[variant_id] += units
+    locations = locations_for_channel(channel, preferred_location_id=preferred_location_id)
+    if not locations:
+        raise InsufficientStock(
+            _("No stock location serves this channel."), requested=sum(demand.values()), available=0
+        )
+
+    replaced = list(
+        Reservation.objects.filter(
+            reference__in=[
+                r
+                for r in {reference if kind == Reservation.Kind.CART else None, replaces_reference}
+                if r
+            ],
+            state=Reservation.State.ACTIVE,
+            kind=Reservation.Kind.CART,
+        )
+    )
+    ensure_stock_rows((variant, loc.pk) for variant in demand for loc in locations)
+    stocks = lock_stocks(
+        variant_ids={*demand, *(r.variant_id for r in replaced)},
+        location_ids={*(loc.pk for loc in locations), *(r.location_id for r in replaced)},
+    )
+    if replaced:
+        Reservation.objects.filter(
+            pk__in=[r.pk for r in replaced], state=Reservation.State.ACTIVE
+        ).update(
+            state=Reservation.State.CONVERTED
+            if kind == Reservation.Kind.ORDER
+            else Reservation.State.RELEASED,
+            closed_at=now,
+        )
+    held = active_holds([s.pk for s in stocks.values()], now=now)
+    free = {key: available(stock, held.get(stock.pk, 0)) for key, stock in stocks.items()}
+    plan = _plan(dict(demand), locations, free)
+
+    # Spread each variant's planned parts back over the lines that asked for it.
+    parts_left = {variant: list(parts) for variant, parts in plan.items()}
+    reservations = []
+    expires_at = None
+    if kind == Reservation.Kind.CART:
+        expires_at = now + (ttl or timedelta(seconds=settings.INVENTORY_CART_HOLD_SECONDS))
+    for line, variant_id, units in expanded:
+        while units > 0:
+            location_id, quantity = parts_left[variant_id][0]
+            take = min(units, quantity)
+            stock = stocks[(variant_id, location_id)]
+            reservations.append(
+                Reservation(
+                    kind=kind,
+                    stock=stock,
+                    variant_id=variant_id,
+                    location_id=location_id,
+                    quantity=take,
+                    reference=reference,
+                    line_reference=line.line_reference,
+                    expires_at=expires_at,
+                    created_at=now,
+                )
+            )
+            units -= take
+            if take == quantity:
+                parts_left[variant_id].pop(0)
+            else:
+                parts_left[variant_id][0] = (location_id, quantity - take)
+    Reservation.objects.bulk_create(reservations)
+    if kind == Reservation.Kind.ORDER:
+        totals: dict[tuple[int, int], int] = defaultdict(int)
+        for reservation in reservations:
+            totals[(reservation.variant_id, reservation.location_id)] += reservation.quantity
+        for key in sorted(totals):
+            move(
+                stocks[key],
+                reason=StockMovement.Reason.RESERVATION,
+                allocated_delta=totals[key],
+                reference=reference,
+                actor=actor,
+            )
+    refresh_signals(stocks.values(), now=now)
+    return reservations
+
+
+@stock_transaction
+def stock_release(*, reference: str, actor: AbstractBaseUser | None = None, note: str = "") -> int:
+    """Release what `reference` still holds (a cart's holds or an order's allocation). Releasing
+    twice changes nothing. Returns the number of units released."""
+    now = timezone.now()
+    reservations = list(
+        Reservation.objects.filter(reference=reference, state=Reservation.State.ACTIVE)
+    )
+    if not reservations:
+        return 0
+    stocks = lock_stocks(
+        variant_ids={r.variant_id for r in reservations},
+        location_ids={r.location_id for r in reservations},
+    )
+    # Re-read under the lock: a concurrent release may have closed some meanwhile.
+    reservations = list(
+        Reservation.objects.filter(
+            pk__in=[r.pk for r in reservations], state=Reservation.State.ACTIVE
+        )
+    )
+    Reservation.objects.filter(pk__in=[r.pk for r in reservations]).update(
+        state=Reservation.State.RELEASED, closed_at=now
+    )
+    totals: dict[tuple[int, int], int] = defaultdict(int)
+    for reservation in reservations:
+        if reservation.kind == Reservation.Kind.ORDER:
+            totals[(reservation.variant_id, reservation.location_id)] += reservation.quantity
+    for key in sorted(totals):
+        move(
+            stocks[key],
+            reason=StockMovement.Reason.RELEASE,
+            allocated_delta=-totals[key],
+            reference=reference,
+            actor=actor,
+            note=note,
+        )
+    refresh_signals(stocks.values(), now=now)
+    return sum(r.quantity for r in reservations)
+
+
+@stock_transaction
+def stock_ship(
+    *,
+    reference: str,
+    quantities: dict[int, int] | None = None,
+    location_id: int | None = None,
+    actor: AbstractBaseUser | None = None,
+) -> int:
+    """Turn an order's allocation into a decrement of on-hand: the goods left the building.
+
+    `quantities` (variant -> units) ships part of the allocation; by default everything still
+    allocated to `reference` (at `location_id`, when given). Returns the units shipped."""
+    now = timezone.now()
+    queryset = Reservation.objects.filter(
+        reference=reference, kind=Reservation.Kind.ORDER, state=Reservation.State.ACTIVE
+    )
+    if location_id is not None:
+        queryset = queryset.filter(location_id=location_id)
+    reservations = list(queryset)
+    if not reservations:
+        return 0
+    stocks = lock_stocks(
+        variant_ids={r.variant_id for r in reservations},
+        location_ids={r.location_id for r in reservations},
+    )
+    reservations = list(
+        queryset.filter(pk__in=[r.pk for r in reservations]).order_by(
+            "variant_id", "location_id", "pk"
+        )
+    )
+    wanted = dict(quantities) if quantities is not None else None
+    if wanted is not None:
+        allocated: dict[int, int] = defaultdict(int)
+        for reservation in reservations:
+            allocated[reservation.variant_id] += reservation.quantity
+        too_many = {v: q for v, q in wanted.items() if q > allocated.get(v, 0) or q < 0}
+        if too_many:
+            raise InvalidStockOperation(
+                {
+                    "quantities": [
+                        _("More than is allocated for variant %(variant)s.") % {"variant": v}
+                        for v in too_many
+                    ]
+                }
+            )
+    totals: dict[tuple[int, int], int] = defaultdict(int)
+    for reservation in reservations:
+        take = (
+            reservation.quantity
+            if wanted is None
+            else min(reservation.quantity, wanted.get(reservation.variant_id, 0))
+        )
+        if take <= 0:
+            continue
+        if wanted is not None:
+            wanted[reservation.variant_id] -= take
+        if take == reservation.quantity:
+            Reservation.objects.filter(pk=reservation.pk).update(
+                state=Reservation.State.SHIPPED, closed_at=now
+            )
+        else:
+            Reservation.objects.filter(pk=reservation.pk).update(
+                quantity=reservation.quantity - take
+            )
+            Reservation.objects.create(
+                kind=reservation.kind,
+                state=Reservation.State.SHIPPED,
+                stock_id=reservation.stock_id,
+                variant_id=reservation.variant_id,
+                location_id=reservation.location_id,
+                quantity=take,
+                reference=reservation.reference,
+                line_reference=reservation.line_reference,
+                closed_at=now,
+            )
+        totals[(reservation.variant_id, reservation.location_id)] += take
+    for key in sorted(totals):
+        move(
+            stocks[key],
+            reason=StockMovement.Reason.SHIPMENT,
+            on_hand_delta=-totals[key],
+            allocated_delta=-totals[key],
+            reference=reference,
+            actor=actor,
+        )
+    refresh_signals(stocks.values(), now=now)
+    return sum(totals.values())
+
+
+@stock_transaction
+def reservation_expire_holds(*, now=None, batch: int = 1000) -> int:
+    """Close cart holds past their expiry (they already stopped counting) and publish any
+    threshold crossing their release causes. Run by a beat task; safe to run concurrently."""
+    now = now or timezone.now()
+    expired = list(
+        Reservation.objects.filter(
+            kind=Reservation.Kind.CART, state=Reservation.State.ACTIVE, expires_at__lte=now
+        )
+        .order_by("id")
+        .values_list("pk", "stock_id")[:batch]
+    )
+    if not expired:
+        return 0
+    closed = Reservation.objects.filter(
+        pk__in=[pk for pk, _ in expired], state=Reservation.State.ACTIVE
+    ).update(state=Reservation.State.RELEASED, closed_at=now)
+    stock_ids = {stock_id for _, stock_id in expired}
+    stocks = (
+        Stock.objects.select_related("location")
+        .select_for_update(of=("self",))
+        .filter(pk__in=stock_ids)
+    )
+    refresh_signals(stocks.order_by("variant_id", "location_id"), now=now)
+    return closed
