@@ -161,9 +161,7 @@ class Reservation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.reference} {self.quantity} × {self.variant_id}@{self.location_id}".replace(
-            "×", "x"
-        )
+        return f"{self.reference}: {self.quantity} x {self.variant_id}@{self.location_id}"
 
 
 class StockMovement(models.Model):
@@ -245,7 +243,7 @@ class Transfer(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"T{self.pk}: {self.source} → {self.destination}".replace("→", "->")
+        return f"T{self.pk}: {self.source} -> {self.destination}"
 
 
 class TransferLine(models.Model):
