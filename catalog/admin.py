@@ -34,6 +34,19 @@ from catalog.models import (
 from commerce.models import Channel
 
 
+def _start_formset_log(formset) -> None:
+    """A formset saved through services instead of `formset.save()` must still say what it
+    saved: the admin's change message (and history) reads these three lists."""
+    formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+
+def _log_formset_save(formset, row_form, saved) -> None:
+    if row_form.instance.pk is None or row_form.instance.pk != saved.pk:
+        formset.new_objects.append(saved)
+    else:
+        formset.changed_objects.append((saved, row_form.changed_data))
+
+
 class _Echo:
     def write(self, value):
         return value
@@ -174,7 +187,10 @@ class ProductAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(variant_total=Count("variants"))
+        # distinct: a search by SKU joins the variants a second time and would multiply the count
+        return (
+            super().get_queryset(request).annotate(variant_total=Count("variants", distinct=True))
+        )
 
     @admin.display(description=_("variants"), ordering="variant_total")
     def variant_count(self, obj):
@@ -190,7 +206,9 @@ class ProductAdmin(admin.ModelAdmin):
             for n in ("product_type", "name", "slug", "category", "tax_class", "description")
         }
         if change:
-            services.product_update(product=obj, **fields)
+            # `obj` already holds the form's values; the service compares with the stored row
+            # to tell what changed (and so whether to publish product.updated).
+            services.product_update(product=Product.objects.get(pk=obj.pk), **fields)
         else:
             obj.pk = services.product_create(**fields).pk
 
@@ -198,14 +216,16 @@ class ProductAdmin(admin.ModelAdmin):
         if formset.model is not ProductChannelListing:
             super().save_formset(request, form, formset, change)
             return
+        _start_formset_log(formset)
         for deleted in formset.deleted_forms:
             if deleted.instance.pk:
                 deleted.instance.delete()
+                formset.deleted_objects.append(deleted.instance)
         for listing_form in formset.forms:
             if listing_form in formset.deleted_forms or not listing_form.has_changed():
                 continue
             data = listing_form.cleaned_data
-            services.product_listing_set(
+            listing = services.product_listing_set(
                 product=form.instance,
                 channel=data["channel"],
                 is_published=data["is_published"],
@@ -213,6 +233,7 @@ class ProductAdmin(admin.ModelAdmin):
                 available_from=data["available_from"],
                 available_until=data["available_until"],
             )
+            _log_formset_save(formset, listing_form, listing)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -384,21 +405,24 @@ class ProductVariantAdmin(admin.ModelAdmin):
         if formset.model is not VariantChannelListing:
             super().save_formset(request, form, formset, change)
             return
+        _start_formset_log(formset)
         for deleted in formset.deleted_forms:
             if deleted.instance.pk:
                 services.variant_price_remove(
                     variant=form.instance, channel=deleted.instance.channel
                 )
+                formset.deleted_objects.append(deleted.instance)
         for price_form in formset.forms:
             if price_form in formset.deleted_forms or not price_form.has_changed():
                 continue
             data = price_form.cleaned_data
-            services.variant_price_set(
+            price = services.variant_price_set(
                 variant=form.instance,
                 channel=data["channel"],
                 price=data["price"],
                 compare_at_price=data.get("compare_at_price"),
             )
+            _log_formset_save(formset, price_form, price)
 
 
 @admin.register(AttributeChoice)

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import IO, Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_unicode_slug
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -40,7 +43,7 @@ from catalog.services import (
     product_refresh_search_document,
 )
 from commerce import events
-from commerce.models import Channel
+from commerce.models import Channel, OutboxEvent
 from commerce.money import quantize
 
 REQUIRED_COLUMNS = ("sku", "product_slug", "product_name", "product_type")
@@ -56,6 +59,16 @@ OPTIONAL_COLUMNS = (
 )
 CHANNEL_COLUMN_PREFIXES = ("price:", "compare_at_price:", "published:")
 TRUE_WORDS, FALSE_WORDS = {"1", "true", "yes", "y"}, {"0", "false", "no", "n"}
+# Checked with the row, so that a long value is reported on its line instead of failing the
+# database write half-way.
+_MAX_LENGTHS = {
+    "sku": ProductVariant._meta.get_field("sku").max_length,
+    "product_slug": Product._meta.get_field("slug").max_length,
+    "product_name": Product._meta.get_field("name").max_length,
+    "variant_name": ProductVariant._meta.get_field("name").max_length,
+    "barcode": ProductVariant._meta.get_field("barcode").max_length,
+}
+_MAX_WEIGHT_GRAMS = 2_147_483_647  # the largest value of the integer column
 
 
 @dataclass
@@ -209,15 +222,28 @@ def _parse_row(
         messages.append(_("Unknown tax class %(value)s.") % {"value": value("tax_class")})
     weight = None
     if value("weight_grams"):
-        if value("weight_grams").isdigit():
-            weight = int(value("weight_grams"))
+        grams = value("weight_grams")
+        if grams.isdecimal() and len(grams) <= 10 and int(grams) <= _MAX_WEIGHT_GRAMS:
+            weight = int(grams)
         else:
             messages.append(
                 _("weight_grams must be a whole number of grams, not %(value)s.")
                 % {"value": value("weight_grams")}
             )
-    if len(value("sku")) > 64:
-        messages.append(_("sku is longer than 64 characters."))
+    for column, limit in _MAX_LENGTHS.items():
+        if len(value(column)) > limit:
+            messages.append(
+                _("%(column)s is longer than %(limit)s characters.")
+                % {"column": column, "limit": limit}
+            )
+    if value("product_slug"):
+        try:
+            validate_unicode_slug(value("product_slug"))
+        except ValidationError:
+            messages.append(
+                _("product_slug %(value)s may only hold letters, digits, - and _.")
+                % {"value": value("product_slug")}
+            )
     product_attrs: dict = {}
     variant_attrs: dict = {}
     if product_type is not None:
@@ -538,7 +564,10 @@ def catalog_import(
         events.publish(
             type=catalog_events.CATALOG_IMPORTED,
             subject_type="catalog",
-            subject_id=source or "csv",
+            # The subject id column is short; a full path often is not (the payload keeps it).
+            subject_id=(os.path.basename(source) or "csv")[
+                : OutboxEvent._meta.get_field("subject_id").max_length
+            ],
             payload={
                 "file": source,
                 "rows": written.rows,

@@ -28,7 +28,7 @@ from catalog.models import (
 )
 from commerce import events
 from commerce.models import Channel
-from commerce.money import has_valid_precision
+from commerce.money import has_valid_precision, quantize
 
 # --- Categories ------------------------------------------------------------------------------
 
@@ -121,6 +121,20 @@ def attribute_parse_value(
             if not number.is_finite():
                 raise InvalidCatalogData(
                     {field: [_("%(value)s is not a number.") % {"value": raw}]}
+                )
+            # What the column holds; beyond it the write would fail instead of this check.
+            column = ProductAttributeValue._meta.get_field("number")
+            places = column.decimal_places
+            if abs(number) >= Decimal(10) ** (column.max_digits - places) or number != (
+                number.quantize(Decimal(1).scaleb(-places))
+            ):
+                raise InvalidCatalogData(
+                    {
+                        field: [
+                            _("%(value)s is too large or has more than %(places)s decimals.")
+                            % {"value": raw, "places": places}
+                        ]
+                    }
                 )
             return {"number": number}
         case Attribute.Type.BOOLEAN:
@@ -455,8 +469,10 @@ def variant_price_set(
                 "sku": variant.sku,
                 "channel": channel.code,
                 "currency": channel.currency,
-                "price": amount,
-                "previous": previous,
+                # In the currency's minor units, as the API shows money: the column keeps 3
+                # decimals, so the previous price would otherwise read "2980.000" for JPY.
+                "price": quantize(amount, channel.currency),
+                "previous": None if previous is None else quantize(previous, channel.currency),
             },
         )
     return listing

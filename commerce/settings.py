@@ -183,6 +183,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `kind`: name each enum after its model instead of a hashed name
+    # ("KindD1bEnum") that changes whenever the choices do.
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelKindEnum": "commerce.models.Channel.Kind",
+        "StockLocationKindEnum": "inventory.models.StockLocation.Kind",
+        "ReservationKindEnum": "inventory.models.Reservation.Kind",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from catalog.api.serializers import (
     storefront_product_json,
 )
 from catalog.models import (
+    Category,
     Product,
     ProductAttributeValue,
     ProductChannelListing,
@@ -36,6 +37,7 @@ from catalog.selectors import (
     product_list_for_channel,
     product_prefetch_for_channel,
 )
+from commerce.api.permissions import StaffChangePermissions
 from commerce.selectors import channel_get_active
 
 CHANNEL_PARAMETER = OpenApiParameter(
@@ -62,6 +64,8 @@ class StorefrontProductListView(StorefrontView):
     serializer_class = StorefrontProductOutputSerializer
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # building the schema: no channel
+            return Product.objects.none()
         return product_list_for_channel(channel=self.get_channel())
 
     @extend_schema(
@@ -98,6 +102,7 @@ class StorefrontProductDetailView(StorefrontView):
 class StorefrontCategoryTreeView(StorefrontView):
     serializer_class = CategoryTreeOutputSerializer
     pagination_class = None
+    queryset = Category.objects.none()  # for the schema only; the tree comes from a selector
 
     @extend_schema(summary="The category tree", responses=CategoryTreeOutputSerializer(many=True))
     def get(self, request, *args, **kwargs):
@@ -170,7 +175,12 @@ class StaffProductViewSet(
         return Response(self._output(product.pk))
 
     @extend_schema(request=ProductListingInputSerializer, responses=StaffProductOutputSerializer)
-    @action(detail=True, methods=["post"], url_path="channel-listings")
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="channel-listings",
+        permission_classes=[StaffChangePermissions],
+    )
     def channel_listings(self, request, pk=None):
         """Publish or unpublish the product in a channel, with an optional availability window."""
         product = self.get_object()
@@ -210,7 +220,7 @@ class StaffVariantViewSet(
         return Response(self._output(variant.pk))
 
     @extend_schema(request=VariantPriceInputSerializer, responses=StaffVariantOutputSerializer)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], permission_classes=[StaffChangePermissions])
     def prices(self, request, pk=None):
         """Set the variant's price in a channel (the channel's currency and its minor units)."""
         variant = self.get_object()

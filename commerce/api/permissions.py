@@ -18,3 +18,10 @@ class StaffModelPermissions(permissions.DjangoModelPermissions):
         if user and user.is_authenticated and not user.is_staff:
             return False
         return super().has_permission(request, view)
+
+
+class StaffChangePermissions(StaffModelPermissions):
+    """For POST sub-resources that change an existing object (set a price, publish): they need
+    the model's change permission, not its add permission."""
+
+    perms_map = {**StaffModelPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
