@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
@@ -24,7 +25,17 @@ from catalog.models import (
     TaxClass,
 )
 from commerce.models import Channel
-from demo import catalog_data
+from demo import catalog_data, inventory_data
+from inventory import services as inventory_services
+from inventory.models import (
+    PurchaseOrder,
+    Stock,
+    StockLocation,
+    StockMovement,
+    StockPolicy,
+    Supplier,
+    SupplierItem,
+)
 
 
 @dataclass
@@ -143,3 +154,195 @@ def seed_users() -> DemoLogins:
     staff.groups.add(managers)
     token, _ = Token.objects.get_or_create(user=staff)
     return DemoLogins("admin", "admin", "catalogue", "catalogue", token.key)
+
+
+def seed_inventory(*, seed: int = 11) -> int:
+    """Locations, opening stock (some items low or sold out), suppliers and a few purchase
+    orders. Opening stock is a count, so it is in the ledger like any other change. Returns the
+    number of stock rows counted; a database that already has stock keeps it."""
+    import random
+
+    from django.db.models import Q
+
+    rng = random.Random(seed)
+    channels = {c.code: c for c in Channel.objects.all()}
+    locations = {}
+    for (
+        code,
+        name,
+        kind,
+        region,
+        city,
+        postal,
+        ships,
+        pickup,
+        online,
+        priority,
+        served,
+    ) in inventory_data.LOCATIONS:
+        location, _ = StockLocation.objects.update_or_create(
+            code=code,
+            defaults={
+                "name": name,
+                "kind": kind,
+                "region": region,
+                "city": city,
+                "postal_code": postal,
+                "country": "US" if code == "wh-newjersey" else "JP",
+                "time_zone": "America/New_York" if code == "wh-newjersey" else "Asia/Tokyo",
+                "ships_to_customers": ships,
+                "pickup_enabled": pickup,
+                "counts_for_online": online,
+                "routing_priority": priority,
+            },
+        )
+        location.channels.set([channels[c] for c in served if c in channels])
+        locations[code] = location
+    if Stock.objects.exists():
+        return 0
+    levels = []
+    variants = ProductVariant.objects.exclude(components__isnull=False).values_list(
+        "pk", "product__category__slug"
+    )
+    for variant_id, category in variants.iterator(chunk_size=5000):
+        roll = rng.random()
+        for code, location in locations.items():
+            if code == "wh-newjersey" and rng.random() < 0.4:
+                continue
+            if code.startswith("store-") and category in ("supplements", "snacks"):
+                continue
+            if roll < 0.04:
+                quantity = 0  # sold out everywhere: a product page to see "out of stock" on
+            elif roll < 0.12:
+                quantity = rng.randint(0, 3)  # low: threshold events fire on the next sales
+            else:
+                quantity = rng.randint(5, 80) if code.startswith("wh-") else rng.randint(0, 12)
+            levels.append(inventory_services.StockLevel(variant_id, location.pk, quantity))
+    for start in range(0, len(levels), 5000):
+        inventory_services.stock_set_levels(
+            levels=levels[start : start + 5000],
+            reference="opening-count",
+            note="Opening stock count",
+        )
+    # Hot sellers carry a higher low-stock threshold.
+    StockPolicy.objects.bulk_create(
+        [
+            StockPolicy(variant_id=v, low_stock_threshold=15)
+            for v in ProductVariant.objects.filter(
+                product__category__slug__in=["supplements", "tea"]
+            ).values_list("pk", flat=True)[:200]
+        ],
+        ignore_conflicts=True,
+    )
+    for code, name, lead_time, categories in inventory_data.SUPPLIERS:
+        supplier, _ = Supplier.objects.update_or_create(
+            code=code,
+            defaults={
+                "name": name,
+                "lead_time_days": lead_time,
+                "contact_name": "Sales desk",
+                "email": f"orders@{code}.example.jp",
+            },
+        )
+        items = []
+        for variant_id, price in (
+            ProductVariant.objects.filter(
+                Q(product__category__slug__in=categories), channel_listings__channel__code="web-jp"
+            )
+            .values_list("pk", "channel_listings__price")
+            .iterator(chunk_size=5000)
+        ):
+            items.append(
+                SupplierItem(
+                    supplier=supplier,
+                    variant_id=variant_id,
+                    cost=(price * Decimal("0.4")).quantize(Decimal(1)),
+                    minimum_order_quantity=rng.choice([1, 6, 12, 24]),
+                )
+            )
+        SupplierItem.objects.bulk_create(items, ignore_conflicts=True, batch_size=5000)
+    return len(levels)
+
+
+def seed_sales_history(*, sales: int = 300, seed: int = 13) -> int:
+    """Shipped sales from the Chiba warehouse, so that demand, low-stock signals and
+    replenishment have something to show. (Orders themselves arrive with the orders app.)"""
+    import random
+
+    from inventory.errors import InsufficientStock
+
+    if StockMovement.objects.filter(reason=StockMovement.Reason.SHIPMENT).exists():
+        return 0
+    rng = random.Random(seed)
+    web = Channel.objects.get(code="web-jp")
+    chiba = StockLocation.objects.get(code="wh-chiba")
+    hot = list(
+        Stock.objects.filter(
+            location=chiba,
+            on_hand__gte=5,
+            variant__product__category__slug__in=["supplements", "tea", "skincare", "t-shirts"],
+        )
+        .order_by("variant_id")
+        .values_list("variant_id", flat=True)[:60]
+    )
+    shipped = 0
+    for number in range(1, sales + 1) if hot else ():
+        reference = f"demo-sale:{number}"
+        lines = [
+            inventory_services.ReserveLine(v, rng.randint(1, 2))
+            for v in rng.sample(hot, rng.randint(1, 2))
+        ]
+        try:
+            inventory_services.stock_reserve(
+                channel=web,
+                lines=lines,
+                reference=reference,
+                kind="order",
+                preferred_location_id=chiba.pk,
+            )
+        except InsufficientStock:
+            continue
+        shipped += inventory_services.stock_ship(reference=reference)
+    return shipped
+
+
+def seed_purchase_orders() -> int:
+    """Draft orders from the replenishment suggestions; one sent, one partly received; and a
+    transfer on its way from the warehouse to the Shibuya store."""
+    from inventory.services import (
+        purchase_order_receive,
+        purchase_order_send,
+        replenishment_create_purchase_orders,
+        replenishment_suggestions,
+        transfer_create,
+        transfer_dispatch,
+    )
+
+    if PurchaseOrder.objects.exists():
+        return 0
+    chiba = StockLocation.objects.get(code="wh-chiba")
+    orders = replenishment_create_purchase_orders(
+        suggestions=replenishment_suggestions(location=chiba)
+    )
+    if len(orders) >= 2:
+        purchase_order_send(purchase_order=orders[0])
+        purchase_order_send(purchase_order=orders[1])
+        first_line = orders[1].lines.order_by("pk").first()
+        purchase_order_receive(
+            purchase_order=orders[1], received={first_line.variant_id: first_line.quantity}
+        )
+    shibuya = StockLocation.objects.get(code="store-shibuya")
+    movable = list(
+        Stock.objects.filter(
+            location=chiba, on_hand__gte=30, variant__product__category__slug="t-shirts"
+        ).values_list("variant_id", flat=True)[:3]
+    )
+    if movable:
+        transfer = transfer_create(
+            source=chiba,
+            destination=shibuya,
+            lines=[(v, 5) for v in movable],
+            note="Weekend restock",
+        )
+        transfer_dispatch(transfer=transfer)
+    return len(orders)

@@ -324,6 +324,21 @@ class TransferLineInline(admin.TabularInline):
     autocomplete_fields = ["variant"]
 
 
+def _run_each(model_admin, request, queryset, operation, label):
+    """Apply a service to each selected row, reporting per row what worked and what did not."""
+    done = 0
+    for obj in queryset:
+        try:
+            operation(obj)
+            done += 1
+        except DomainError as error:
+            model_admin.message_user(request, f"{obj}: {error.detail}", messages.ERROR)
+    if done:
+        model_admin.message_user(
+            request, _("%(count)s %(label)s.") % {"count": done, "label": label}, messages.SUCCESS
+        )
+
+
 @admin.register(Transfer)
 class TransferAdmin(admin.ModelAdmin):
     list_display = [
@@ -338,6 +353,40 @@ class TransferAdmin(admin.ModelAdmin):
     list_filter = ["state", "source", "destination"]
     readonly_fields = ["state", "dispatched_at", "received_at"]
     inlines = [TransferLineInline]
+    actions = ["dispatch_selected", "receive_selected", "cancel_selected"]
+
+    @admin.action(description=_("Dispatch (stock leaves the source)"), permissions=["change"])
+    def dispatch_selected(self, request, queryset):
+        _run_each(
+            self,
+            request,
+            queryset,
+            lambda t: services.transfer_dispatch(transfer=t, actor=request.user),
+            _("dispatched"),
+        )
+
+    @admin.action(
+        description=_("Receive (stock arrives at the destination)"), permissions=["change"]
+    )
+    def receive_selected(self, request, queryset):
+        _run_each(
+            self,
+            request,
+            queryset,
+            lambda t: services.transfer_receive(transfer=t, actor=request.user),
+            _("received"),
+        )
+
+    @admin.action(description=_("Cancel draft transfers"), permissions=["change"])
+    def cancel_selected(self, request, queryset):
+        _run_each(
+            self, request, queryset, lambda t: services.transfer_cancel(transfer=t), _("cancelled")
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.state != Transfer.State.DRAFT:
+            return [*self.readonly_fields, "source", "destination", "note"]
+        return self.readonly_fields
 
 
 class PurchaseOrderLineInline(admin.TabularInline):
@@ -361,3 +410,79 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
     list_filter = ["state", "supplier", "location"]
     readonly_fields = ["state", "sent_at"]
     inlines = [PurchaseOrderLineInline]
+    actions = ["send_selected", "receive_remaining", "cancel_selected"]
+    change_list_template = "admin/inventory/purchaseorder/change_list.html"
+
+    @admin.action(description=_("Send to the supplier"), permissions=["change"])
+    def send_selected(self, request, queryset):
+        _run_each(
+            self,
+            request,
+            queryset,
+            lambda po: services.purchase_order_send(purchase_order=po),
+            _("sent"),
+        )
+
+    @admin.action(description=_("Receive everything still open"), permissions=["change"])
+    def receive_remaining(self, request, queryset):
+        def receive(po):
+            remaining = {
+                line.variant_id: line.quantity - line.received_quantity for line in po.lines.all()
+            }
+            services.purchase_order_receive(
+                purchase_order=po,
+                received={v: q for v, q in remaining.items() if q > 0},
+                actor=request.user,
+            )
+
+        _run_each(self, request, queryset, receive, _("received"))
+
+    @admin.action(description=_("Cancel"), permissions=["change"])
+    def cancel_selected(self, request, queryset):
+        _run_each(
+            self,
+            request,
+            queryset,
+            lambda po: services.purchase_order_cancel(purchase_order=po),
+            _("cancelled"),
+        )
+
+    def get_urls(self):
+        from django.urls import path
+
+        return [
+            path(
+                "replenishment/",
+                self.admin_site.admin_view(self.replenishment_view),
+                name="inventory_replenishment",
+            ),
+            *super().get_urls(),
+        ]
+
+    def replenishment_view(self, request):
+        """Suggestions per location, and a button that turns them into draft purchase orders."""
+        from django.shortcuts import redirect
+
+        if not self.has_view_permission(request):
+            return redirect("admin:index")
+        code = request.GET.get("location") or ""
+        location = StockLocation.objects.filter(code=code).first() if code else None
+        suggestions = services.replenishment_suggestions(location=location)
+        if request.method == "POST" and self.has_add_permission(request):
+            orders = services.replenishment_create_purchase_orders(suggestions=suggestions)
+            self.message_user(
+                request,
+                _("%(count)s draft purchase order(s) created.") % {"count": len(orders)},
+                messages.SUCCESS,
+            )
+            return redirect("admin:inventory_purchaseorder_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Replenishment"),
+            "suggestions": suggestions,
+            "locations": StockLocation.objects.filter(is_active=True),
+            "location": location,
+            "can_create": self.has_add_permission(request),
+        }
+        return TemplateResponse(request, "admin/inventory/replenishment.html", context)

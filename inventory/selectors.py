@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from catalog.models import BundleComponent
@@ -113,7 +113,8 @@ def product_in_stock_condition(*, channel: Channel) -> Q:
     """A condition on catalogue products: some variant has sellable stock in the channel.
 
     In SQL, holds subtracted while unexpired, so that it filters a product list. A bundle counts
-    when each of its components has enough at some location of the channel."""
+    when each of its components has enough summed over the channel's locations, as
+    `availability_for_channel` counts it and `stock_reserve` may split it."""
     sellable = _sellable_stocks(channel)
     plain = Exists(
         sellable.filter(
@@ -121,14 +122,19 @@ def product_in_stock_condition(*, channel: Channel) -> Q:
             on_hand__gt=F("allocated") + F("safety_stock") + F("held"),
         )
     )
-    component_short = BundleComponent.objects.filter(bundle=OuterRef("bundle")).exclude(
-        Exists(
-            sellable.filter(
-                variant=OuterRef("component"),
-                on_hand__gte=F("allocated") + F("safety_stock") + F("held") + OuterRef("quantity"),
+    component_available = (
+        sellable.filter(variant=OuterRef("component"))
+        .values("variant")
+        .annotate(
+            total=Sum(
+                Greatest(F("on_hand") - F("allocated") - F("safety_stock") - F("held"), Value(0))
             )
         )
+        .values("total")
     )
+    component_short = BundleComponent.objects.annotate(
+        available=Coalesce(Subquery(component_available, output_field=IntegerField()), Value(0))
+    ).filter(bundle=OuterRef("bundle"), available__lt=F("quantity"))
     bundle = Exists(
         BundleComponent.objects.filter(bundle__product=OuterRef("pk")).exclude(
             Exists(component_short)

@@ -2,12 +2,14 @@ import django_filters
 from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
+from catalog import availability
 from catalog.selectors import (
     category_descendant_ids,
     category_get,
     product_filter_by_attributes,
     product_search,
 )
+from commerce.selectors import channel_get_active
 
 
 class StorefrontProductFilter(django_filters.FilterSet):
@@ -26,6 +28,10 @@ class StorefrontProductFilter(django_filters.FilterSet):
     )
     q = django_filters.CharFilter(
         method="filter_search", label=_("Search name, SKU, barcode and description")
+    )
+    in_stock = django_filters.BooleanFilter(
+        method="filter_in_stock",
+        label=_("Only products with a variant sellable in this channel now"),
     )
     sort = django_filters.ChoiceFilter(
         method="filter_sort",
@@ -46,6 +52,14 @@ class StorefrontProductFilter(django_filters.FilterSet):
 
     def filter_attributes(self, queryset, name, value):
         return product_filter_by_attributes(queryset, specs=self.data.getlist("attr"))
+
+    def filter_in_stock(self, queryset, name, value):
+        provider = availability.provider()
+        if provider is None:
+            return queryset
+        channel = channel_get_active(code=self.request.parser_context["kwargs"]["channel"])
+        condition = provider.in_stock_condition(channel=channel)
+        return queryset.filter(condition) if value else queryset.exclude(condition)
 
     def filter_search(self, queryset, name, value):
         return product_search(queryset, text=value)

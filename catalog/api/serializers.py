@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from catalog import availability
 from catalog.models import Category, Product, ProductType, ProductVariant, TaxClass
 from commerce.api.serializers import money_json
 from commerce.models import Channel
@@ -24,9 +25,25 @@ def _attributes_json(assignments) -> list[dict]:
     ]
 
 
+def page_availability(products, *, channel: Channel) -> dict[int, int] | None:
+    """Sellable units for every variant on a page, in one batch (None without an inventory)."""
+    provider = availability.provider()
+    if provider is None:
+        return None
+    variant_ids = [v.pk for p in products for v in p.channel_variants]
+    return provider.for_variants(channel=channel, variant_ids=variant_ids) if variant_ids else {}
+
+
 def storefront_product_json(
-    product: Product, *, channel: Channel, request=None, detail: bool = False
+    product: Product,
+    *,
+    channel: Channel,
+    request=None,
+    detail: bool = False,
+    stock: dict[int, int] | None = None,
 ) -> dict:
+    """`stock` maps variant ids to sellable units (from `page_availability`); without it the
+    availability fields are null."""
     currency = channel.currency
     data = {
         "id": product.pk,
@@ -60,10 +77,13 @@ def storefront_product_json(
                 "price": money_json(variant.price, currency),
                 "compare_at_price": money_json(variant.compare_at_price, currency),
                 "attributes": _attributes_json(variant.attribute_values.all()),
+                "available": None if stock is None else stock.get(variant.pk, 0),
+                "in_stock": None if stock is None else stock.get(variant.pk, 0) > 0,
             }
             for variant in product.channel_variants
         ],
     }
+    data["in_stock"] = None if stock is None else any(v["in_stock"] for v in data["variants"])
     if detail:
         data["description"] = product.description
         for variant_json, variant in zip(data["variants"], product.channel_variants, strict=True):
@@ -92,6 +112,10 @@ class StorefrontVariantOutputSerializer(serializers.Serializer):
     price = MoneyOutputSerializer()
     compare_at_price = MoneyOutputSerializer(allow_null=True)
     attributes = AttributeValueOutputSerializer(many=True)
+    available = serializers.IntegerField(
+        allow_null=True, help_text="Units sellable in this channel now"
+    )
+    in_stock = serializers.BooleanField(allow_null=True)
 
 
 class CategoryRefSerializer(serializers.Serializer):
@@ -115,6 +139,9 @@ class StorefrontProductOutputSerializer(serializers.Serializer):
     prices_include_tax = serializers.BooleanField()
     attributes = AttributeValueOutputSerializer(many=True)
     images = ImageOutputSerializer(many=True)
+    in_stock = serializers.BooleanField(
+        allow_null=True, help_text="Some variant is sellable in this channel"
+    )
     variants = StorefrontVariantOutputSerializer(many=True)
 
 

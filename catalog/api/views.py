@@ -20,6 +20,7 @@ from catalog.api.serializers import (
     VariantInputSerializer,
     VariantPriceInputSerializer,
     VariantUpdateInputSerializer,
+    page_availability,
     storefront_product_json,
 )
 from catalog.models import (
@@ -77,8 +78,12 @@ class StorefrontProductListView(StorefrontView):
             self.filter_queryset(self.get_queryset()), channel=channel
         )
         page = self.paginate_queryset(queryset)
+        stock = page_availability(page, channel=channel)
         return self.get_paginated_response(
-            [storefront_product_json(p, channel=channel, request=request) for p in page]
+            [
+                storefront_product_json(p, channel=channel, request=request, stock=stock)
+                for p in page
+            ]
         )
 
 
@@ -93,8 +98,11 @@ class StorefrontProductDetailView(StorefrontView):
             product = product_get_for_channel(channel=channel, slug=kwargs["slug"])
         else:
             product = product_get_for_channel(channel=channel, product_id=kwargs["pk"])
+        stock = page_availability([product], channel=channel)
         return Response(
-            storefront_product_json(product, channel=channel, request=request, detail=True)
+            storefront_product_json(
+                product, channel=channel, request=request, detail=True, stock=stock
+            )
         )
 
 

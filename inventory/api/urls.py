@@ -1,6 +1,11 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from inventory.api.operations import (
+    StaffPurchaseOrderViewSet,
+    StaffReplenishmentView,
+    StaffTransferViewSet,
+)
 from inventory.api.views import (
     StaffReservationViewSet,
     StaffStockMovementViewSet,
@@ -13,6 +18,8 @@ router = SimpleRouter()
 router.register("staff/stock", StaffStockViewSet, basename="staff-stock")
 router.register("staff/stock-movements", StaffStockMovementViewSet, basename="staff-stock-movement")
 router.register("staff/reservations", StaffReservationViewSet, basename="staff-reservation")
+router.register("staff/transfers", StaffTransferViewSet, basename="staff-transfer")
+router.register("staff/purchase-orders", StaffPurchaseOrderViewSet, basename="staff-purchase-order")
 
 urlpatterns = [
     path(
@@ -25,5 +32,6 @@ urlpatterns = [
         StorefrontLocationAvailabilityView.as_view(),
         name="storefront-variant-locations",
     ),
+    path("staff/replenishment/", StaffReplenishmentView.as_view(), name="staff-replenishment"),
     *router.urls,
 ]

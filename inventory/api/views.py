@@ -11,6 +11,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from commerce.api.permissions import StaffChangePermissions
 from commerce.errors import NotFound, ValidationFailed
 from commerce.selectors import channel_get_active
 from inventory import selectors, services
@@ -129,7 +130,7 @@ class StaffStockViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         return _stock_queryset()
 
     @extend_schema(request=StockAdjustInputSerializer, responses=StockOutputSerializer)
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], permission_classes=[StaffChangePermissions])
     def adjust(self, request):
         """Add or remove units on hand at a location, with a reason."""
         data = StockAdjustInputSerializer(data=request.data)
@@ -149,7 +150,7 @@ class StaffStockViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @extend_schema(
         request=StockCountInputSerializer, responses=StockMovementOutputSerializer(many=True)
     )
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], permission_classes=[StaffChangePermissions])
     def counts(self, request):
         """Set counted quantities (a cycle count or an external feed); all or nothing."""
         data = StockCountInputSerializer(data=request.data)
@@ -225,7 +226,7 @@ class StaffReservationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         )
 
     @extend_schema(request=ReferenceInputSerializer, responses={200: dict})
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], permission_classes=[StaffChangePermissions])
     def release(self, request):
         """Release what a reference holds. Releasing twice changes nothing."""
         data = ReferenceInputSerializer(data=request.data)
@@ -236,7 +237,7 @@ class StaffReservationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return Response({"reference": data.validated_data["reference"], "released": units})
 
     @extend_schema(request=ReferenceInputSerializer, responses={200: dict})
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], permission_classes=[StaffChangePermissions])
     def ship(self, request):
         """Ship everything still allocated to an order reference: on hand goes down."""
         data = ReferenceInputSerializer(data=request.data)

@@ -1,6 +1,17 @@
 """Every write to stock. Re-exported here so callers import `inventory.services`."""
 
 from inventory.services.ledger import stock_transaction
+from inventory.services.purchasing import (
+    purchase_order_cancel,
+    purchase_order_create,
+    purchase_order_receive,
+    purchase_order_send,
+)
+from inventory.services.replenishment import (
+    Suggestion,
+    replenishment_create_purchase_orders,
+    replenishment_suggestions,
+)
 from inventory.services.reservations import (
     ReserveLine,
     locations_for_channel,
@@ -10,12 +21,25 @@ from inventory.services.reservations import (
     stock_ship,
 )
 from inventory.services.stock import StockLevel, location_get, stock_adjust, stock_set_levels
+from inventory.services.transfers import (
+    transfer_cancel,
+    transfer_create,
+    transfer_dispatch,
+    transfer_receive,
+)
 
 __all__ = [
     "ReserveLine",
     "StockLevel",
+    "Suggestion",
     "location_get",
     "locations_for_channel",
+    "purchase_order_cancel",
+    "purchase_order_create",
+    "purchase_order_receive",
+    "purchase_order_send",
+    "replenishment_create_purchase_orders",
+    "replenishment_suggestions",
     "reservation_expire_holds",
     "stock_adjust",
     "stock_release",
@@ -23,4 +47,8 @@ __all__ = [
     "stock_set_levels",
     "stock_ship",
     "stock_transaction",
+    "transfer_cancel",
+    "transfer_create",
+    "transfer_dispatch",
+    "transfer_receive",
 ]

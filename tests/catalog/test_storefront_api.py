@@ -498,12 +498,12 @@ def _rich_products(channel, count: int, catalogue) -> None:
     ("params", "queries"),
     [
         # channel, count, page, then one each: variants, their attributes, product attributes,
-        # images
-        pytest.param({}, 7, id="default"),
+        # images; and the page's availability: bundle components, stock with cart holds
+        pytest.param({}, 9, id="default"),
         # plus the category and the attribute looked up by the filters
         pytest.param(
             {"category": "apparel", "attr": "color:red", "q": "product", "sort": "price"},
-            9,
+            11,
             id="filtered",
         ),
     ],

@@ -22,8 +22,15 @@ class Command(BaseCommand):
         for error in report.errors[:20]:
             self.stderr.write(str(error))
         services.seed_bundles()
+        counted = services.seed_inventory()
+        sold = services.seed_sales_history()
+        orders = services.seed_purchase_orders()
         logins = services.seed_users()
         self.stdout.write(f"Catalogue: {report.summary()}")
+        self.stdout.write(
+            f"Inventory: {counted} opening stock levels counted, {sold} units sold and shipped, "
+            f"{orders} purchase order(s) from replenishment."
+        )
         self.stdout.write(
             f"Logins: admin / {logins.admin_password} (superuser), "
             f"{logins.staff_username} / {logins.staff_password} (catalogue staff, API token {logins.staff_token})"
