@@ -25,3 +25,10 @@ class InvalidStockOperation(ValidationFailed):
 class InvalidTransition(Conflict):
     code = "invalid_transition"
     title = _("Not possible in the current state")
+
+
+class NotEnoughOnHand(Conflict):
+    """Shipping needs the goods: on hand fell below the allocation (a count, a write-off)."""
+
+    code = "not_enough_on_hand"
+    title = _("Not enough on hand to ship")

@@ -9,12 +9,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog.models import BundleComponent, ProductVariant
 from commerce.models import Channel
-from inventory.errors import InsufficientStock, InvalidStockOperation
+from inventory.errors import InsufficientStock, InvalidStockOperation, NotEnoughOnHand
 from inventory.models import Reservation, Stock, StockLocation, StockMovement
 from inventory.services.ledger import (
     active_holds,
@@ -118,6 +119,23 @@ def _plan(
     return plan
 
 
+def _lock_references(references: Sequence[str]) -> None:
+    """Queue calls that replace the same cart's holds, until this transaction ends.
+
+    Two calls for one cart at once (a double submit) would otherwise both read the same earlier
+    holds before either commits, and each leave its own new ones: the cart would hold twice.
+    Taken before any stock row lock, and in sorted order, so it adds no deadlock. SQLite runs
+    one writer at a time and needs none."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for reference in references:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('inventory.reservation'), hashtext(%s))",
+                [reference],
+            )
+
+
 @stock_transaction
 def stock_reserve(
     *,
@@ -155,13 +173,13 @@ def stock_reserve(
             _("No stock location serves this channel."), requested=sum(demand.values()), available=0
         )
 
+    replaced_references = sorted(
+        r for r in {reference if kind == Reservation.Kind.CART else None, replaces_reference} if r
+    )
+    _lock_references(replaced_references)
     replaced = list(
         Reservation.objects.filter(
-            reference__in=[
-                r
-                for r in {reference if kind == Reservation.Kind.CART else None, replaces_reference}
-                if r
-            ],
+            reference__in=replaced_references,
             state=Reservation.State.ACTIVE,
             kind=Reservation.Kind.CART,
         )
@@ -346,6 +364,25 @@ def stock_ship(
                 closed_at=now,
             )
         totals[(reservation.variant_id, reservation.location_id)] += take
+    # A count or a damage write-off may have left less on hand than was allocated: the goods
+    # cannot leave, and the order needs re-routing or a cancellation, not a database error.
+    for key in sorted(totals):
+        if stocks[key].on_hand < totals[key]:
+            raise NotEnoughOnHand(
+                _(
+                    "Only %(on_hand)s of SKU %(sku)s are on hand at %(location)s; %(units)s cannot ship."
+                )
+                % {
+                    "on_hand": stocks[key].on_hand,
+                    "sku": stocks[key].variant.sku,
+                    "location": stocks[key].location.code,
+                    "units": totals[key],
+                },
+                sku=stocks[key].variant.sku,
+                location=stocks[key].location.code,
+                on_hand=stocks[key].on_hand,
+                requested=totals[key],
+            )
     for key in sorted(totals):
         move(
             stocks[key],
@@ -373,14 +410,17 @@ def reservation_expire_holds(*, now=None, batch: int = 1000) -> int:
     )
     if not expired:
         return 0
+    # Stock rows first, in the global order, then the holds: the order every writer uses. Closing
+    # the holds first deadlocks with a cart reserving again or released, which holds the stock
+    # rows while it waits to close those same holds.
+    stocks = list(
+        Stock.objects.select_related("location")
+        .select_for_update(of=("self",))
+        .filter(pk__in={stock_id for _, stock_id in expired})
+        .order_by("variant_id", "location_id")
+    )
     closed = Reservation.objects.filter(
         pk__in=[pk for pk, _ in expired], state=Reservation.State.ACTIVE
     ).update(state=Reservation.State.RELEASED, closed_at=now)
-    stock_ids = {stock_id for _, stock_id in expired}
-    stocks = (
-        Stock.objects.select_related("location")
-        .select_for_update(of=("self",))
-        .filter(pk__in=stock_ids)
-    )
-    refresh_signals(stocks.order_by("variant_id", "location_id"), now=now)
+    refresh_signals(stocks, now=now)
     return closed

@@ -321,3 +321,30 @@ def test_staff_variant_admin_shows_stock_across_locations(
     assert response.status_code == 200
     assert "stock across locations" in response.content.decode().lower()
     assert ProductVariantFactory  # the factory module is importable alongside the admin extension
+
+
+def test_staff_ship_more_than_on_hand_after_a_count_is_409_and_changes_nothing(staff_api, shop):
+    services.stock_reserve(
+        channel=shop["channel"],
+        lines=[services.ReserveLine(shop["tee"].pk, 4)],
+        reference="order:3",
+        kind="order",
+    )
+    services.stock_set_levels(levels=[services.StockLevel(shop["tee"].pk, shop["warehouse"].pk, 2)])
+
+    response = staff_api.post(
+        "/api/v1/staff/reservations/ship/", {"reference": "order:3"}, format="json"
+    )
+
+    assert response.status_code == 409
+    body = response.json()
+    assert (body["code"], body["sku"], body["on_hand"], body["requested"]) == (
+        "not_enough_on_hand",
+        shop["tee"].sku,
+        2,
+        4,
+    )
+    stock = Stock.objects.get(variant=shop["tee"], location=shop["warehouse"])
+    assert (stock.on_hand, stock.allocated) == (2, 4)
+    assert Reservation.objects.get(reference="order:3").state == "active"
+    assert not StockMovement.objects.filter(reason="shipment").exists()

@@ -30,7 +30,6 @@ def write(tmp_path, text: str, name: str = "counts.csv"):
 
 
 def test_import_stock_applies_counts_to_the_ledger(tmp_path, setup, capsys):
-    warehouse, tee, cap = setup
     path = write(tmp_path, "sku,location,quantity\nTEE,wh,7\nCAP,wh,3\n")
 
     call_command("import_stock", path)
