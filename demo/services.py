@@ -223,6 +223,7 @@ def seed_inventory(*, seed: int = 11) -> int:
             levels=levels[start : start + 5000],
             reference="opening-count",
             note="Opening stock count",
+            publish_signals=False,
         )
     # Hot sellers carry a higher low-stock threshold.
     StockPolicy.objects.bulk_create(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
@@ -159,9 +159,50 @@ def move(
     )
 
 
-def refresh_signals(stocks: Iterable[Stock], *, now=None) -> None:
+def move_many(
+    changes: Sequence[tuple[Stock, int]],
+    *,
+    reason: str,
+    reference: str = "",
+    note: str = "",
+    actor: AbstractBaseUser | None = None,
+) -> list[StockMovement]:
+    """`move` for many locked rows at once (a count of thousands of rows): one UPDATE of
+    `on_hand = on_hand + delta` expressions and one INSERT of their ledger rows."""
+    changes = [(stock, delta) for stock, delta in changes if delta]
+    if not changes:
+        return []
+    now = timezone.now()
+    updates = [
+        Stock(pk=stock.pk, on_hand=F("on_hand") + delta, updated_at=now) for stock, delta in changes
+    ]
+    Stock.objects.bulk_update(updates, ["on_hand", "updated_at"], batch_size=1000)
+    movements = []
+    for stock, delta in changes:
+        movements.append(
+            StockMovement(
+                stock=stock,
+                reason=reason,
+                on_hand_delta=delta,
+                allocated_delta=0,
+                on_hand_before=stock.on_hand,
+                on_hand_after=stock.on_hand + delta,
+                allocated_before=stock.allocated,
+                allocated_after=stock.allocated,
+                reference=reference[:100],
+                note=note[:250],
+                created_at=now,
+                actor=actor if actor is not None and actor.is_authenticated else None,
+            )
+        )
+        stock.on_hand += delta
+    return StockMovement.objects.bulk_create(movements, batch_size=1000)
+
+
+def refresh_signals(stocks: Iterable[Stock], *, now=None, publish: bool = True) -> None:
     """Publish stock.low / stock.out / stock.restocked for rows whose level crossed a threshold
-    since the last signal: once per crossing, not on every change."""
+    since the last signal: once per crossing, not on every change. With `publish=False` the
+    levels are recorded silently (an opening balance when going live is not news)."""
     stocks = list(stocks)
     if not stocks:
         return
@@ -193,17 +234,19 @@ def refresh_signals(stocks: Iterable[Stock], *, now=None) -> None:
             else inventory_events.STOCK_RESTOCKED,
             Stock.Signal.IN_STOCK: inventory_events.STOCK_RESTOCKED,
         }[signal]
-        changed.append((stock, signal, event_type, level, threshold))
+        stock.signal = signal
+        changed.append((stock, event_type, level, threshold))
     if not changed:
+        return
+    Stock.objects.bulk_update([stock for stock, *_ in changed], ["signal"], batch_size=1000)
+    if not publish:
         return
     skus = dict(
         ProductVariant.objects.filter(pk__in={s.variant_id for s, *_ in changed}).values_list(
             "pk", "sku"
         )
     )
-    for stock, signal, event_type, level, threshold in changed:
-        Stock.objects.filter(pk=stock.pk).update(signal=signal)
-        stock.signal = signal
+    for stock, event_type, level, threshold in changed:
         events.publish(
             type=event_type,
             subject_type="stock",
@@ -215,6 +258,6 @@ def refresh_signals(stocks: Iterable[Stock], *, now=None) -> None:
                 "available": level,
                 "threshold": threshold,
                 "on_hand": stock.on_hand,
-                "level": signal,
+                "level": stock.signal,
             },
         )

@@ -14,6 +14,7 @@ from inventory.services.ledger import (
     ensure_stock_rows,
     lock_stocks,
     move,
+    move_many,
     refresh_signals,
     stock_transaction,
 )
@@ -82,12 +83,14 @@ def stock_set_levels(
     reference: str = "",
     note: str = "",
     actor: AbstractBaseUser | None = None,
+    publish_signals: bool = True,
 ) -> list[StockMovement]:
     """Set on-hand to counted or reported quantities (cycle count, WMS or marketplace feed).
 
     All rows are locked together in the global order, so a count racing reservations or
     adjustments loses no update: the correction is computed from the locked value. Rows whose
-    quantity is already right get no movement. All or nothing."""
+    quantity is already right get no movement. All or nothing; written in bulk.
+    `publish_signals=False` records threshold levels without events (an opening balance)."""
     if reason not in (StockMovement.Reason.COUNT_CORRECTION, StockMovement.Reason.SYNC):
         raise InvalidStockOperation({"reason": [_("Use count_correction or sync.")]})
     wanted: dict[tuple[int, int], int] = {}
@@ -99,22 +102,14 @@ def stock_set_levels(
     stocks = lock_stocks(
         variant_ids={v for v, _ in wanted}, location_ids={loc for _, loc in wanted}
     )
-    movements = []
-    for key in sorted(wanted):
-        stock = stocks[key]
-        delta = wanted[key] - stock.on_hand
-        if delta:
-            movements.append(
-                move(
-                    stock,
-                    reason=reason,
-                    on_hand_delta=delta,
-                    reference=reference,
-                    note=note,
-                    actor=actor,
-                )
-            )
-    refresh_signals([stocks[key] for key in sorted(wanted)])
+    movements = move_many(
+        [(stocks[key], wanted[key] - stocks[key].on_hand) for key in sorted(wanted)],
+        reason=reason,
+        reference=reference,
+        note=note,
+        actor=actor,
+    )
+    refresh_signals([stocks[key] for key in sorted(wanted)], publish=publish_signals)
     return movements
 
 
