@@ -1,0 +1,1 @@
+"""Benchmarks: `./dev bench` runs bench/run.py against throwaway PostgreSQL and Redis."""
