@@ -185,3 +185,16 @@ def test_openapi_schema_describes_the_storefront_product_list(api_client, db):
         parameters
     )
     assert "/api/v1/staff/products/" in paths
+
+
+@pytest.mark.django_db
+def test_postgresql_sessions_run_without_jit_and_parallel_workers():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        jit = cursor.fetchone()[0]
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        workers = cursor.fetchone()[0]
+
+    assert (jit, workers) == ("off", "0")
