@@ -3,10 +3,7 @@ call the services, so every change is locked, ledgered and signalled like any ot
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import F, IntegerField, OuterRef, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, Greatest
 from django.template.response import TemplateResponse
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from catalog.admin import ProductVariantAdmin
@@ -26,27 +23,11 @@ from inventory.models import (
     Transfer,
     TransferLine,
 )
+from inventory.selectors import stock_with_availability
 
 
 def _with_availability(queryset):
-    holds = (
-        Reservation.objects.filter(
-            stock=OuterRef("pk"),
-            kind=Reservation.Kind.CART,
-            state=Reservation.State.ACTIVE,
-            expires_at__gt=timezone.now(),
-        )
-        .values("stock")
-        .annotate(total=Sum("quantity"))
-        .values("total")
-    )
-    return queryset.annotate(
-        held=Coalesce(Subquery(holds, output_field=IntegerField()), Value(0))
-    ).annotate(
-        available_units=Greatest(
-            F("on_hand") - F("allocated") - F("held") - F("safety_stock"), Value(0)
-        )
-    )
+    return stock_with_availability(queryset)
 
 
 @admin.register(StockLocation)

@@ -89,9 +89,11 @@ def availability_by_location(
     return result
 
 
-def _sellable_stocks(channel: Channel, *, now=None) -> QuerySet[Stock]:
-    """Stock rows of the channel's online locations, annotated with `held` (unexpired cart
-    holds) so that availability is one query."""
+def stock_with_availability(
+    queryset: QuerySet[Stock] | None = None, *, now=None
+) -> QuerySet[Stock]:
+    """Stock rows annotated with `held` (units in unexpired cart holds) and `available_units`
+    (on hand - allocated - held - safety, never below zero), in the same query."""
     now = now or timezone.now()
     holds = (
         Reservation.objects.filter(
@@ -104,8 +106,20 @@ def _sellable_stocks(channel: Channel, *, now=None) -> QuerySet[Stock]:
         .annotate(total=Sum("quantity"))
         .values("total")
     )
-    return Stock.objects.filter(location__in=_online_locations(channel)).annotate(
+    queryset = Stock.objects.all() if queryset is None else queryset
+    return queryset.annotate(
         held=Coalesce(Subquery(holds, output_field=IntegerField()), Value(0))
+    ).annotate(
+        available_units=Greatest(
+            F("on_hand") - F("allocated") - F("held") - F("safety_stock"), Value(0)
+        )
+    )
+
+
+def _sellable_stocks(channel: Channel, *, now=None) -> QuerySet[Stock]:
+    """Stock rows of the channel's online locations, with their availability."""
+    return stock_with_availability(
+        Stock.objects.filter(location__in=_online_locations(channel)), now=now
     )
 
 

@@ -1,8 +1,6 @@
 from datetime import timedelta
 
-from django.db.models import F, IntegerField, OuterRef, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, Greatest
-from django.utils import timezone
+from django.db.models import F
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -94,26 +92,9 @@ class StorefrontLocationAvailabilityView(APIView):
 
 
 def _stock_queryset():
-    now = timezone.now()
-    holds = (
-        Reservation.objects.filter(
-            stock=OuterRef("pk"),
-            kind=Reservation.Kind.CART,
-            state=Reservation.State.ACTIVE,
-            expires_at__gt=now,
-        )
-        .values("stock")
-        .annotate(total=Sum("quantity"))
-        .values("total")
-    )
     return (
-        Stock.objects.select_related("variant", "location")
-        .annotate(held=Coalesce(Subquery(holds, output_field=IntegerField()), Value(0)))
-        .annotate(
-            available=Greatest(
-                F("on_hand") - F("allocated") - F("held") - F("safety_stock"), Value(0)
-            )
-        )
+        selectors.stock_with_availability(Stock.objects.select_related("variant", "location"))
+        .annotate(available=F("available_units"))
         .order_by("variant_id", "location__routing_priority")
     )
 
