@@ -146,6 +146,8 @@ class ReserveInputSerializer(serializers.Serializer):
     lines = ReserveLineInputSerializer(many=True, allow_empty=False)
     ttl_seconds = serializers.IntegerField(min_value=1, max_value=7 * 24 * 3600, required=False)
     preferred_location = LocationField(required=False, allow_null=True)
+    destination_country = serializers.CharField(min_length=2, max_length=2, required=False)
+    destination_region = serializers.CharField(max_length=100, required=False, allow_blank=True)
     replaces_reference = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
 

@@ -198,6 +198,11 @@ class StaffReservationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             preferred_location_id=d["preferred_location"].pk
             if d.get("preferred_location")
             else None,
+            destination=services.Destination(
+                d["destination_country"], d.get("destination_region", "")
+            )
+            if d.get("destination_country")
+            else None,
             replaces_reference=d.get("replaces_reference") or None,
             actor=request.user,
         )

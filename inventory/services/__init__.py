@@ -13,6 +13,7 @@ from inventory.services.replenishment import (
     replenishment_suggestions,
 )
 from inventory.services.reservations import (
+    Destination,
     ReserveLine,
     locations_for_channel,
     reservation_expire_holds,
@@ -29,6 +30,7 @@ from inventory.services.transfers import (
 )
 
 __all__ = [
+    "Destination",
     "ReserveLine",
     "StockLevel",
     "Suggestion",

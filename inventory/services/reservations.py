@@ -35,16 +35,42 @@ class ReserveLine:
     line_reference: str = ""
 
 
+@dataclass(frozen=True)
+class Destination:
+    """Where the goods go: locations in the same region (prefecture) ship faster and cheaper."""
+
+    country: str
+    region: str = ""
+
+
 def locations_for_channel(
-    channel: Channel, *, preferred_location_id: int | None = None
+    channel: Channel,
+    *,
+    preferred_location_id: int | None = None,
+    destination: Destination | None = None,
 ) -> list[StockLocation]:
     """Where a channel may take stock from, best first: the preferred location (e.g. the store
-    chosen for pickup), then by routing priority."""
+    chosen for pickup); then, for a delivery address, locations in its region, then in its
+    country; then by routing priority. (Distance-based routing comes with fulfilment routing.)"""
     locations = list(
         StockLocation.objects.filter(
             is_active=True, channels=channel, counts_for_online=True
         ).order_by("routing_priority", "code")
     )
+    if destination is not None:
+        country, region = destination.country.upper(), destination.region.strip().lower()
+        # sort() is stable: within each group the routing priority order is kept.
+        locations.sort(
+            key=lambda loc: (
+                0
+                if loc.country.upper() == country
+                and region
+                and loc.region.strip().lower() == region
+                else 1
+                if loc.country.upper() == country
+                else 2
+            )
+        )
     if preferred_location_id is not None:
         preferred = next((loc for loc in locations if loc.pk == preferred_location_id), None)
         if preferred is None:
@@ -145,10 +171,12 @@ def stock_reserve(
     kind: str = Reservation.Kind.CART,
     ttl: timedelta | None = None,
     preferred_location_id: int | None = None,
+    destination: Destination | None = None,
     replaces_reference: str | None = None,
     actor: AbstractBaseUser | None = None,
 ) -> list[Reservation]:
-    """Reserve every line or none.
+    """Reserve every line or none. `preferred_location_id` (a pickup store) or `destination`
+    (a delivery address's country and region) decides which locations are tried first.
 
     A cart hold (`kind="cart"`) expires after `ttl` (default INVENTORY_CART_HOLD_SECONDS) and
     replaces the cart's earlier holds. An order allocation (`kind="order"`) lasts until shipped
@@ -167,7 +195,9 @@ def stock_reserve(
     demand: dict[int, int] = defaultdict(int)
     for _line, variant_id, units in expanded:
         demand[variant_id] += units
-    locations = locations_for_channel(channel, preferred_location_id=preferred_location_id)
+    locations = locations_for_channel(
+        channel, preferred_location_id=preferred_location_id, destination=destination
+    )
     if not locations:
         raise InsufficientStock(
             _("No stock location serves this channel."), requested=sum(demand.values()), available=0

@@ -348,3 +348,27 @@ def test_staff_ship_more_than_on_hand_after_a_count_is_409_and_changes_nothing(s
     assert (stock.on_hand, stock.allocated) == (2, 4)
     assert Reservation.objects.get(reference="order:3").state == "active"
     assert not StockMovement.objects.filter(reason="shipment").exists()
+
+
+def test_reservation_for_a_delivery_address_prefers_a_location_in_its_region(web_jp):
+    tokyo = location("tokyo", [web_jp], priority=20)
+    osaka = location("osaka", [web_jp], priority=10)
+    StockLocation.objects.filter(pk=tokyo.pk).update(region="Tokyo")
+    StockLocation.objects.filter(pk=osaka.pk).update(region="Osaka")
+    tee = listed_product(web_jp, 2980, name="Tee", slug="tee").variants.get()
+    receive(tee, tokyo, 5)
+    receive(tee, osaka, 5)
+
+    to_tokyo = services.stock_reserve(
+        channel=web_jp,
+        lines=[services.ReserveLine(tee.pk, 2)],
+        reference="order:t",
+        kind="order",
+        destination=services.Destination("JP", "tokyo"),
+    )
+    anywhere = services.stock_reserve(
+        channel=web_jp, lines=[services.ReserveLine(tee.pk, 2)], reference="order:a", kind="order"
+    )
+
+    assert [r.location.code for r in to_tokyo] == ["tokyo"]
+    assert [r.location.code for r in anywhere] == ["osaka"]  # by routing priority
