@@ -276,6 +276,8 @@ def run(args: argparse.Namespace) -> int:
     profiles = {}
     if args.profile:
         for name, plan in plans.items():
+            if not plan.profile_paths:
+                continue
             lib.log(f"profiling {name} in process")
             profiles[name] = lib.profile_requests(plan.profile_paths)
 
@@ -295,6 +297,14 @@ def run(args: argparse.Namespace) -> int:
 
     connections.close_all()  # the runner's own connection stays out of the measurements
 
+    # Scenarios measured in process (no HTTP), e.g. inventory: (JSON results, text, errors).
+    in_process = {
+        name: SCENARIOS[name].run_in_process(args, plan)
+        for name, plan in plans.items()
+        if hasattr(SCENARIOS[name], "run_in_process")
+    }
+    connections.close_all()
+
     load = {
         "concurrency": args.concurrency,
         "duration": args.duration,
@@ -304,8 +314,9 @@ def run(args: argparse.Namespace) -> int:
     }
     config = lib.GunicornConfig(workers=args.workers, threads=args.threads)
     sweep: list[dict] = []
-    if args.sweep:
-        sweep_plan = next(iter(plans.values()))
+    http_plans = [plan for plan in plans.values() if plan.workloads]
+    if args.sweep and http_plans:
+        sweep_plan = http_plans[0]
         for workers, threads in SWEEP_GRID:
             step_config = lib.GunicornConfig(workers=workers, threads=threads)
             lib.log(f"sweep: {step_config.describe()}")
@@ -329,15 +340,17 @@ def run(args: argparse.Namespace) -> int:
             config = lib.GunicornConfig(workers=best["workers"], threads=best["threads"])
 
     measurements: list[lib.Measurement] = []
-    lib.log(f"starting gunicorn: {config.describe()}")
-    with lib.Gunicorn(config) as server:
-        for plan in plans.values():
-            for workload in plan.workloads:
-                lib.log(f"measuring {workload.name}: {workload.description}")
-                measurement = lib.measure(workload, server=server, **load)
-                lib.log(_progress(measurement))
-                measurements.append(measurement)
-        server_log = server.log_tail()
+    server_log = ""
+    if http_plans:
+        lib.log(f"starting gunicorn: {config.describe()}")
+        with lib.Gunicorn(config) as server:
+            for plan in http_plans:
+                for workload in plan.workloads:
+                    lib.log(f"measuring {workload.name}: {workload.description}")
+                    measurement = lib.measure(workload, server=server, **load)
+                    lib.log(_progress(measurement))
+                    measurements.append(measurement)
+            server_log = server.log_tail()
 
     report = {
         "started_at": started_at.isoformat(timespec="seconds"),
@@ -363,6 +376,7 @@ def run(args: argparse.Namespace) -> int:
                 "info": plan.info,
                 "workloads": {w.name: w.description for w in plan.workloads},
             }
+            | ({"results": in_process[name][0]} if name in in_process else {})
             for name, plan in plans.items()
         },
         "measurements": [
@@ -372,7 +386,12 @@ def run(args: argparse.Namespace) -> int:
         ],
     }
     report["targets"] = _targets(plans, checks, measurements)
+    for name, (results, _, _) in in_process.items():
+        if results["target"]["met"] is not None:
+            report["targets"].append(results["target"] | {"scenario": name})
     print(_render(report, args, preparation, config, baseline, checks, measurements, sweep))
+    for _, text, _ in in_process.values():
+        print(text)
     if profiles:
         for name, profile in profiles.items():
             print(f"\n[{name}] " + profile_text(profile))
@@ -383,7 +402,8 @@ def run(args: argparse.Namespace) -> int:
     path = lib.RESULTS_DIR / f"{started_at.strftime('%Y%m%dT%H%M%SZ')}.json"
     path.write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(f"\nJSON: {path.relative_to(lib.REPO_ROOT)}")
-    return 1 if any(m.summary.errors for m in measurements) else 0
+    failed = any(m.summary.errors for m in measurements)
+    return 1 if failed or any(errors for _, _, errors in in_process.values()) else 0
 
 
 def _progress(measurement: lib.Measurement) -> str:

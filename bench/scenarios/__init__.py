@@ -1,5 +1,5 @@
 """Benchmark scenarios, selectable by name on the command line (see bench/run.py)."""
 
-from bench.scenarios import storefront
+from bench.scenarios import inventory, storefront
 
-SCENARIOS = {module.NAME: module for module in (storefront,)}
+SCENARIOS = {module.NAME: module for module in (storefront, inventory)}
