@@ -7,6 +7,7 @@ no server; production sets DATABASE_URL, REDIS_URL and the security variables.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -110,6 +111,10 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Throttling counts live here: give production a shared cache (CACHE_URL=redis://host:6379/1,
+# another database than the broker's), or each process counts on its own.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
 # --- Security -------------------------------------------------------------------------------
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -177,7 +182,13 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "commerce.api.problems.problem_exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"anon": "600/min", "user": "1200/min"},
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": "600/min",
+        "user": "1200/min",
+        # Sign-in and password reset, per client address: slows down password guessing.
+        "customer_sign_in": env.str("THROTTLE_CUSTOMER_SIGN_IN", default="10/min"),
+        "password_reset": env.str("THROTTLE_PASSWORD_RESET", default="5/hour"),
+    },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
@@ -240,6 +251,14 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "relay-outbox": {"task": "commerce.relay_outbox", "schedule": 15.0},
     "expire-cart-holds": {"task": "inventory.expire_cart_holds", "schedule": 60.0},
+    "recompute-customer-segments": {
+        "task": "customers.recompute_segments",
+        "schedule": crontab(minute=30, hour=3),
+    },
+    "expire-loyalty-points": {
+        "task": "customers.expire_points",
+        "schedule": crontab(minute=15, hour=3),
+    },
 }
 
 # --- Logging --------------------------------------------------------------------------------
@@ -263,3 +282,19 @@ INVENTORY_LOCK_TIMEOUT_MS = env.int("INVENTORY_LOCK_TIMEOUT_MS", default=2000)
 INVENTORY_LOCK_RETRIES = env.int("INVENTORY_LOCK_RETRIES", default=5)
 # Demand window for replenishment suggestions.
 INVENTORY_DEMAND_WINDOW_DAYS = env.int("INVENTORY_DEMAND_WINDOW_DAYS", default=28)
+
+# Customers: a phone number typed without a country code is read as one of this region.
+CUSTOMERS_DEFAULT_PHONE_REGION = env.str("CUSTOMERS_DEFAULT_PHONE_REGION", default="JP")
+# The storefront page that finishes a password reset; {uid} and {token} are filled in.
+CUSTOMERS_PASSWORD_RESET_URL = env.str(
+    "CUSTOMERS_PASSWORD_RESET_URL",
+    default="http://localhost:8000/account/reset-password/?uid={uid}&token={token}",
+)
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=2 * 60 * 60)
+# Churn risk: silent for longer than FACTOR x the customer's own average gap between orders
+# (never less than MIN_DAYS); one-time buyers after SINGLE_ORDER_DAYS.
+CUSTOMERS_CHURN_RHYTHM_FACTOR = env.float("CUSTOMERS_CHURN_RHYTHM_FACTOR", default=2.0)
+CUSTOMERS_CHURN_MIN_DAYS = env.int("CUSTOMERS_CHURN_MIN_DAYS", default=30)
+CUSTOMERS_CHURN_SINGLE_ORDER_DAYS = env.int("CUSTOMERS_CHURN_SINGLE_ORDER_DAYS", default=180)
+# Where the links in e-mails point (unsubscribe): the public address of this server.
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
