@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("commerce.api.urls")),
     path("", include("catalog.api.urls")),
     path("", include("inventory.api.urls")),
+    path("", include("customers.api.urls")),
 ]
 
 urlpatterns = [

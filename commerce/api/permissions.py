@@ -25,3 +25,9 @@ class StaffChangePermissions(StaffModelPermissions):
     the model's change permission, not its add permission."""
 
     perms_map = {**StaffModelPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
+
+
+class StaffDeletePermissions(StaffModelPermissions):
+    """For POST actions that remove data for good (erasing a customer): the delete permission."""
+
+    perms_map = {**StaffModelPermissions.perms_map, "POST": ["%(app_label)s.delete_%(model_name)s"]}

@@ -1,0 +1,325 @@
+"""Storefront account endpoints: `/api/v1/customers/...`, for the signed-in customer only.
+
+Everything is looked up through `request.customer`: another customer's address id is simply
+not found (404), never forbidden, so ids reveal nothing.
+"""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView, ListAPIView
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from customers import services
+from customers.api.permissions import IsCustomer, SignInThrottle
+from customers.api.serializers import (
+    PROFILE_INPUT_FIELDS,
+    AddressSerializer,
+    ConsentChangeSerializer,
+    ConsentInputSerializer,
+    ConsentSerializer,
+    LoyaltySerializer,
+    PasswordChangeInputSerializer,
+    PasswordResetConfirmInputSerializer,
+    PasswordResetInputSerializer,
+    PointEntrySerializer,
+    ProfileSerializer,
+    RegisterInputSerializer,
+    SignedInSerializer,
+    SignInInputSerializer,
+    TokenSerializer,
+    UnsubscribedSerializer,
+    UnsubscribeInputSerializer,
+)
+from customers.models import (
+    Address,
+    Consent,
+    ConsentChange,
+    ConsentSource,
+    LoyaltyAccount,
+    PointEntry,
+)
+
+TAG = ["storefront: account"]
+
+
+def _valid(serializer_class, data, **kwargs) -> dict:
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+@extend_schema(tags=TAG, request=RegisterInputSerializer, responses={201: SignedInSerializer})
+class RegisterView(APIView):
+    """Create an account. An earlier guest profile with this e-mail becomes the account."""
+
+    permission_classes = [AllowAny]
+    throttle_classes = [SignInThrottle]
+    throttle_scope = "customer_sign_in"
+
+    def post(self, request):
+        d = _valid(RegisterInputSerializer, request.data)
+        signed_in = services.account_register(
+            email=d.pop("email"),
+            password=d.pop("password"),
+            channel=d.pop("channel", None),
+            marketing_consent=d.pop("marketing_consent", None),
+            consent_text_version=d.pop("consent_text_version", ""),
+            **d,
+        )
+        body = {"token": signed_in.token, "customer": ProfileSerializer(signed_in.customer).data}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=TAG, request=SignInInputSerializer, responses=SignedInSerializer)
+class SignInView(APIView):
+    """Exchange e-mail and password for a token. Throttled per client address."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [SignInThrottle]
+    throttle_scope = "customer_sign_in"
+
+    def post(self, request):
+        d = _valid(SignInInputSerializer, request.data)
+        signed_in = services.account_authenticate(email=d["email"], password=d["password"])
+        return Response(
+            {"token": signed_in.token, "customer": ProfileSerializer(signed_in.customer).data}
+        )
+
+
+@extend_schema(tags=TAG, request=None, responses={204: None})
+class SignOutView(APIView):
+    """End every session of this account (the token stops working)."""
+
+    permission_classes = [IsCustomer]
+
+    def post(self, request):
+        services.account_sign_out(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=TAG, request=PasswordChangeInputSerializer, responses=TokenSerializer)
+class PasswordChangeView(APIView):
+    """Change the password; the answer carries a new token, the old one stops working."""
+
+    permission_classes = [IsCustomer]
+
+    def post(self, request):
+        d = _valid(PasswordChangeInputSerializer, request.data)
+        token = services.account_change_password(
+            customer=request.customer,
+            current_password=d["current_password"],
+            new_password=d["new_password"],
+        )
+        return Response({"token": token})
+
+
+@extend_schema(tags=TAG, request=PasswordResetInputSerializer, responses={202: None})
+class PasswordResetView(APIView):
+    """Send a reset link if the address has an account. The answer is the same either way."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [SignInThrottle]
+    throttle_scope = "password_reset"
+
+    def post(self, request):
+        d = _valid(PasswordResetInputSerializer, request.data)
+        services.password_reset_request(email=d["email"])
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(tags=TAG, request=PasswordResetConfirmInputSerializer, responses={204: None})
+class PasswordResetConfirmView(APIView):
+    """Set a new password with the link's uid and token (valid once, for a limited time)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [SignInThrottle]
+    throttle_scope = "password_reset"
+
+    def post(self, request):
+        d = _valid(PasswordResetConfirmInputSerializer, request.data)
+        services.password_reset_confirm(
+            uid=d["uid"], token=d["token"], new_password=d["new_password"]
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=TAG)
+class MeView(GenericAPIView):
+    """The signed-in customer's profile."""
+
+    permission_classes = [IsCustomer]
+    serializer_class = ProfileSerializer
+
+    def get(self, request):
+        return Response(ProfileSerializer(request.customer).data)
+
+    def patch(self, request):
+        d = _valid(ProfileSerializer, request.data, partial=True)
+        fields = {k: v for k, v in d.items() if k in {"email", *PROFILE_INPUT_FIELDS}}
+        customer = services.customer_update(request.customer, actor="customer", **fields)
+        return Response(ProfileSerializer(customer).data)
+
+
+@extend_schema(tags=TAG)
+class AddressListView(GenericAPIView):
+    """The customer's address book. The first address becomes the default for both."""
+
+    permission_classes = [IsCustomer]
+    serializer_class = AddressSerializer
+    queryset = Address.objects.none()
+    pagination_class = None
+
+    @extend_schema(
+        operation_id="v1_customers_me_addresses_list", responses=AddressSerializer(many=True)
+    )
+    def get(self, request):
+        return Response(AddressSerializer(request.customer.addresses.all(), many=True).data)
+
+    def post(self, request):
+        d = _valid(AddressSerializer, request.data)
+        address = services.address_create(request.customer, **d)
+        return Response(AddressSerializer(address).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=TAG)
+class AddressDetailView(GenericAPIView):
+    """One of the customer's addresses; another customer's is not found."""
+
+    permission_classes = [IsCustomer]
+    serializer_class = AddressSerializer
+    queryset = Address.objects.none()
+
+    def get_object(self) -> Address:
+        return get_object_or_404(Address, pk=self.kwargs["pk"], customer=self.request.customer)
+
+    def get(self, request, pk):
+        return Response(AddressSerializer(self.get_object()).data)
+
+    def patch(self, request, pk):
+        address = self.get_object()
+        d = _valid(AddressSerializer, request.data, partial=True)
+        address = services.address_update(address, **d)
+        return Response(AddressSerializer(address).data)
+
+    def delete(self, request, pk):
+        services.address_delete(self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=TAG)
+class ConsentView(GenericAPIView):
+    """Marketing consent per medium (e-mail, SMS, LINE, post). Never asked means no."""
+
+    permission_classes = [IsCustomer]
+    serializer_class = ConsentSerializer
+    queryset = Consent.objects.none()
+    pagination_class = None
+
+    @extend_schema(responses=ConsentSerializer(many=True))
+    def get(self, request):
+        return Response(self._states(request.customer))
+
+    @extend_schema(request=ConsentInputSerializer, responses=ConsentSerializer(many=True))
+    def post(self, request):
+        d = _valid(ConsentInputSerializer, request.data)
+        services.consent_set(
+            request.customer,
+            medium=d["medium"],
+            granted=d["granted"],
+            text_version=d.get("text_version", ""),
+            source=ConsentSource.STOREFRONT,
+            actor="customer",
+        )
+        return Response(self._states(request.customer))
+
+    @staticmethod
+    def _states(customer) -> list[dict]:
+        return [
+            ConsentSerializer(consent).data
+            if consent is not None
+            else {"medium": medium, "granted": False, "text_version": "", "changed_at": None}
+            for medium, consent in services.consent_states(customer).items()
+        ]
+
+
+@extend_schema(tags=TAG)
+class ConsentHistoryView(ListAPIView):
+    """Every change of the customer's consent, newest first."""
+
+    permission_classes = [IsCustomer]
+    serializer_class = ConsentChangeSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ConsentChange.objects.none()
+        return self.request.customer.consent_changes.all()
+
+
+@extend_schema(tags=TAG, request=UnsubscribeInputSerializer, responses=UnsubscribedSerializer)
+class UnsubscribeView(APIView):
+    """Opt out with the signed token from a message's unsubscribe link; no sign-in needed."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    def post(self, request):
+        d = _valid(UnsubscribeInputSerializer, request.data)
+        _customer, medium = services.unsubscribe(d["token"])
+        return Response({"medium": medium, "granted": False})
+
+
+@extend_schema(tags=TAG)
+class LoyaltyView(GenericAPIView):
+    """Points balance, tier and the next tier; 404 until the customer joins."""
+
+    permission_classes = [IsCustomer]
+    serializer_class = LoyaltySerializer
+
+    def get(self, request):
+        account = get_object_or_404(
+            LoyaltyAccount.objects.select_related("programme", "tier"), customer=request.customer
+        )
+        return Response(LoyaltySerializer(account).data)
+
+
+@extend_schema(tags=TAG, request=None, responses={201: LoyaltySerializer, 200: LoyaltySerializer})
+class LoyaltyJoinView(APIView):
+    permission_classes = [IsCustomer]
+
+    def post(self, request):
+        account, created = services.loyalty_join(request.customer, actor="customer")
+        return Response(
+            LoyaltySerializer(account).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+@extend_schema(tags=TAG)
+class LoyaltyEntriesView(ListAPIView):
+    """The customer's point history, newest first."""
+
+    permission_classes = [IsCustomer]
+    serializer_class = PointEntrySerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return PointEntry.objects.none()
+        return PointEntry.objects.filter(account__customer=self.request.customer)
+
+
+@extend_schema(tags=TAG, responses=dict)
+class ExportView(APIView):
+    """Everything the shop holds about the signed-in customer, as JSON."""
+
+    permission_classes = [IsCustomer]
+
+    def get(self, request):
+        return Response(services.customer_export(request.customer))
