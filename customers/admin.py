@@ -466,6 +466,9 @@ class CustomerAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # people are erased (anonymised), never deleted: accounting keeps purchases
 
+    def has_erase_permission(self, request) -> bool:
+        return request.user.has_perm("customers.delete_customer")
+
 
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):
