@@ -9,7 +9,12 @@ from customers.services import points_expire_due
 @shared_task(name="customers.recompute_segments")
 def recompute_segments() -> dict:
     rfm = rfm_recompute()
-    return {"scored": rfm.scored, "prospects": rfm.prospects, "segments": segments_recompute_all()}
+    return {
+        "scored": rfm.scored,
+        "changed": rfm.changed,
+        "prospects": rfm.prospects,
+        "segments": segments_recompute_all(),
+    }
 
 
 @shared_task(name="customers.expire_points")

@@ -43,6 +43,8 @@ class ProfileSerializer(serializers.ModelSerializer):
         model = Customer
         fields = ["id", "email", *PROFILE_INPUT_FIELDS, "has_account", "acquired_at"]
         read_only_fields = ["id", "has_account", "acquired_at"]
+        # The e-mail is how the customer signs in and resets the password: it cannot be blank.
+        extra_kwargs = {"email": {"allow_blank": False}}
         validators = []  # the service normalises the e-mail before checking it is free
 
     def get_has_account(self, obj: Customer) -> bool:

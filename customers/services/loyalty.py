@@ -77,6 +77,12 @@ def loyalty_join(
     return account, True
 
 
+def _refuse_closed(customer: Customer) -> None:
+    state = Customer.objects.filter(pk=customer.pk).values_list("state", flat=True).first()
+    if state != Customer.State.ACTIVE:
+        raise ProfileClosed()
+
+
 def _lock(customer: Customer) -> LoyaltyAccount | None:
     return (
         LoyaltyAccount.objects.select_for_update(of=("self",))
@@ -106,6 +112,10 @@ def _record(
     actor: AbstractBaseUser | str | None = None,
 ) -> PointEntry:
     """The one place that writes the ledger and its sums; re-evaluates the tier."""
+    if remaining > 0 and account.balance < 0:
+        # A debt (points reversed after they were spent) is paid from the new lot first, so
+        # only what the member can actually spend is left in it to redeem or expire.
+        remaining = max(remaining + account.balance, 0)
     entry = PointEntry.objects.create(
         account=account,
         kind=kind,
@@ -263,6 +273,7 @@ def points_redeem(
 ) -> PointEntry:
     if points <= 0:
         raise ValidationFailed({"points": [_("Redeem a positive number of points.")]})
+    _refuse_closed(customer)
     account = _lock(customer)
     if account is None or account.balance < points:
         raise NotEnoughPoints(
@@ -296,6 +307,7 @@ def points_adjust(
         errors["points"] = [_("Give a number of points other than zero.")]
     if errors:
         raise ValidationFailed(errors)
+    _refuse_closed(customer)
     account = _lock(customer)
     if account is None:
         account, _created = loyalty_join(customer, actor=actor)
@@ -372,6 +384,11 @@ def loyalty_recount(account: LoyaltyAccount) -> LoyaltyAccount:
     )
     account.balance = sums["balance"] or 0
     account.lifetime_points = sums["lifetime"] or 0
+    # A debt brought in by one side is paid from the other side's lots, as a new earning
+    # would pay it: what is left to spend never exceeds the balance.
+    left = account.entries.aggregate(s=Sum("remaining"))["s"] or 0
+    if left > max(account.balance, 0):
+        _consume(account, left - max(account.balance, 0))
     old_tier = account.tier
     account.tier = _tier_for(account.programme, account.lifetime_points)
     account.save(update_fields=["balance", "lifetime_points", "tier"])

@@ -69,6 +69,8 @@ def customer_merge(
                 % {"id": customer.pk, "state": customer.get_state_display()}
             )
     snapshot = customer_snapshot(duplicate)
+    # Which login the duplicate had: if it is retired below, an erasure must still find it.
+    snapshot["login_id"] = duplicate.user_id
     moved: dict[str, Any] = {}
 
     # Close the duplicate first: its e-mail then no longer counts as taken by an active profile.
@@ -111,6 +113,7 @@ def customer_merge(
     survivor.tags.add(*duplicate.tags.all())
     SegmentMembership.objects.filter(customer=duplicate).delete()
     stats_refresh(survivor)
+    stats_refresh(duplicate)  # nothing left: its spend rows and figures go to zero
 
     merge = Merge.objects.create(
         survivor=survivor,

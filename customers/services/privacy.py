@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -160,13 +161,7 @@ def customer_erase(
     customer.user = None
     customer.save()
     if user is not None:
-        Token.objects.filter(user=user).delete()
-        user.username = f"erased-{secrets.token_hex(8)}"
-        user.email = ""
-        user.first_name = user.last_name = ""
-        user.is_active = False
-        user.set_unusable_password()
-        user.save()
+        _login_erase(user)
     customer.addresses.all().delete()
     customer.identifiers.all().delete()
     customer.tags.clear()
@@ -201,12 +196,29 @@ def customer_erase(
     return customer
 
 
+def _login_erase(user) -> None:
+    """The login can never sign in again and keeps nothing that names the person."""
+    Token.objects.filter(user=user).delete()
+    user.username = f"erased-{secrets.token_hex(8)}"
+    user.email = ""
+    user.first_name = user.last_name = ""
+    user.is_active = False
+    user.set_unusable_password()
+    user.save()
+
+
 def _erase_merged_profiles(customer: Customer) -> None:
-    """Profiles merged into this one were the same person: their personal data goes too."""
+    """Profiles merged into this one were the same person: their personal data goes too,
+    including a login the merge retired (it still holds the duplicate's e-mail)."""
     merges = Merge.objects.filter(survivor=customer)
     for merge in merges.select_related("duplicate"):
         duplicate = merge.duplicate
         Customer.objects.filter(pk=duplicate.pk).update(**dict.fromkeys(PERSONAL_FIELDS, ""))
+        login_id = (merge.snapshot or {}).get("login_id")
+        if login_id:
+            # Unless it moved to the survivor (then it was erased with it, or still in use).
+            for retired in get_user_model().objects.filter(pk=login_id, customer__isnull=True):
+                _login_erase(retired)
         duplicate.history.all().delete()
         _erase_merged_profiles(duplicate)
     merges.update(snapshot={})

@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -218,12 +219,18 @@ def customer_resolve(customer: Customer) -> Customer:
 def customer_find(*, email: str | None = None, phone: str | None = None) -> Customer | None:
     """The active profile with this e-mail, else (when no e-mail is given) the one with this
     phone number that bought most recently. Inputs are normalised first."""
-    fields = _clean_contact({"email": email or "", "phone": phone or ""})
     active = Customer.objects.filter(state=Customer.State.ACTIVE)
-    if fields["email"]:
-        return active.filter(email=fields["email"]).first()
-    if fields["phone"]:
-        return active.filter(phone=fields["phone"]).order_by("-last_order_at", "-id").first()
+    email = _clean_contact({"email": email or ""})["email"]
+    if email:  # the phone is not looked at, so an unusable one does not matter here
+        return active.filter(email=email).first()
+    phone = _clean_contact({"phone": phone or ""})["phone"]
+    if phone:
+        # Customers who never bought have no last order: they come after those who did.
+        return (
+            active.filter(phone=phone)
+            .order_by(F("last_order_at").desc(nulls_last=True), "-id")
+            .first()
+        )
     return None
 
 
@@ -243,6 +250,11 @@ def customer_find_or_create(
     """
     if not (email or phone):
         raise ValidationFailed({"email": [_("Give an e-mail address or a phone number.")]})
+    if email and phone:
+        try:
+            normalise_phone(phone)
+        except ValidationError:
+            phone = ""  # an unusable phone number learnt at checkout must not stop the sale
     found = customer_find(email=email, phone=phone)
     if found is None:
         try:

@@ -7,6 +7,7 @@ change (a few rows, one indexed query), so they cannot drift from them.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -24,6 +25,7 @@ from customers.services.loyalty import points_earn_for_purchase, points_reverse_
 from customers.services.profiles import customer_find_or_create, customer_resolve
 
 ZERO = Decimal(0)
+logger = logging.getLogger(__name__)
 
 
 def _decimal(value: Any, field: str) -> Decimal:
@@ -53,9 +55,15 @@ def _customer_for(
             raise CustomerNotFound(_("Customer #%(id)s does not exist.") % {"id": customer_id})
         return customer_resolve(customer)
     if email or phone:
-        customer, _created = customer_find_or_create(
-            email=email, phone=phone, channel=channel, **names
-        )
+        try:
+            customer, _created = customer_find_or_create(
+                email=email, phone=phone, channel=channel, **names
+            )
+        except ValidationFailed:
+            # Only an unusable phone number to go by: retrying would never succeed, and the
+            # sale must still count for the shop. It stays unattributed, like a till sale.
+            logger.warning("Order paid with unusable contact details %r / %r", email, phone)
+            return None
         return customer
     return None  # an anonymous till sale: nobody to credit
 

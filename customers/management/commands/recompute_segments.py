@@ -12,7 +12,8 @@ class Command(BaseCommand):
         started = time.perf_counter()
         rfm = rfm_recompute()
         self.stdout.write(
-            f"RFM: {rfm.scored} customers scored, {rfm.prospects} without purchases "
+            f"RFM: {rfm.scored} customers scored ({rfm.changed} changed), "
+            f"{rfm.prospects} without purchases "
             f"({time.perf_counter() - started:.1f} s)."
         )
         started = time.perf_counter()
