@@ -1,0 +1,66 @@
+"""Edge cases found in review: debts across a merge, a merged profile's figures, closed
+profiles and unusable contact details on a paid order."""
+
+from __future__ import annotations
+
+import pytest
+
+from customers.errors import ProfileClosed
+from customers.models import CustomerSpend, PointEntry, Purchase
+from customers.services import (
+    customer_erase,
+    customer_merge,
+    points_adjust,
+    points_redeem,
+    purchase_record,
+)
+from tests.customers import factories
+
+
+def test_a_debt_merged_in_is_paid_from_the_survivors_points(programme, alice, bob):
+    spent = factories.buy(bob, 20_000)  # 200 points
+    points_redeem(bob, points=200)
+    factories.refund(spent, 20_000)  # takes the 200 back: bob owes 200
+    factories.buy(alice, 50_000)  # 500 points
+
+    customer_merge(survivor=alice, duplicate=bob)
+
+    account = factories.account_of(alice)
+    assert account.balance == 300
+    left = sum(account.entries.values_list("remaining", flat=True))
+    assert left == 300  # not 500: the debt came with bob (the autouse check also holds)
+
+
+def test_the_merged_profile_keeps_no_purchase_figures(programme, alice, bob):
+    factories.buy(bob, 8_000)
+
+    customer_merge(survivor=alice, duplicate=bob)
+
+    bob.refresh_from_db()
+    assert (bob.order_count, bob.lifetime_value) == (0, 0)
+    assert not CustomerSpend.objects.filter(customer=bob).exists()
+    assert CustomerSpend.objects.get(customer=alice).total_spent == 8_000
+
+
+def test_points_cannot_be_given_to_or_taken_from_an_erased_profile(programme, alice):
+    factories.buy(alice, 10_000)
+    customer_erase(alice)
+
+    with pytest.raises(ProfileClosed):
+        points_adjust(alice, points=50, reason="goodwill")
+    with pytest.raises(ProfileClosed):
+        points_redeem(alice, points=10)
+    assert not PointEntry.objects.filter(kind__in=["adjust", "redeem"]).exists()
+
+
+def test_a_paid_order_with_only_an_unusable_phone_counts_for_nobody(programme):
+    purchase = purchase_record(
+        order_id="ord-bad-phone",
+        currency="JPY",
+        total="5000",
+        paid_at="2026-11-01T10:00:00+09:00",
+        phone="not a phone",
+    )
+
+    assert purchase is None
+    assert not Purchase.objects.exists()
