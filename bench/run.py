@@ -28,9 +28,21 @@ from bench.scenarios import SCENARIOS
 DEFAULT_WORKERS = 2
 DEFAULT_THREADS = 4
 SWEEP_GRID = [(workers, threads) for workers in (2, 3, 4) for threads in (2, 3, 4)]
-QUICK = {"products": 2000, "duration": 5.0, "warmup": 1.0, "sweep_duration": 3.0}
+QUICK = {
+    "products": 2000,
+    "customers": 20000,
+    "duration": 5.0,
+    "warmup": 1.0,
+    "sweep_duration": 3.0,
+}
 NOISY_CORES = 0.25  # warn when other processes used more than this during a measurement
-FULL = {"products": 50000, "duration": 20.0, "warmup": 2.0, "sweep_duration": 10.0}
+FULL = {
+    "products": 50000,
+    "customers": 200000,
+    "duration": 20.0,
+    "warmup": 2.0,
+    "sweep_duration": 10.0,
+}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -46,6 +58,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--products", type=int, help="products in the catalogue (default 50000, quick 2000)"
+    )
+    parser.add_argument(
+        "--customers",
+        type=int,
+        help="customers for the customers scenario (default 200000, quick 20000)",
     )
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent clients (16)")
     parser.add_argument(
@@ -91,8 +108,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
-    if min(args.products, args.concurrency, args.max_requests) < 1 or args.duration <= 0:
-        parser.error("--products, --concurrency, --max-requests and --duration must be positive")
+    if min(args.products, args.customers, args.concurrency, args.max_requests) < 1 or (
+        args.duration <= 0
+    ):
+        parser.error(
+            "--products, --customers, --concurrency, --max-requests and --duration must be positive"
+        )
     args.scenarios = args.scenarios or list(SCENARIOS)
     return args
 
@@ -268,7 +289,11 @@ def run(args: argparse.Namespace) -> int:
     for note in notes:
         lib.log(note)
 
-    preparation = lib.prepare_database(args.products)
+    # Scenarios say whether they need the demo catalogue and the pgbench -S baseline (both
+    # default to yes); e.g. customers brings its own data and its own baseline.
+    selected = [SCENARIOS[name] for name in args.scenarios]
+    needs_catalogue = any(getattr(module, "NEEDS_CATALOGUE", True) for module in selected)
+    preparation = lib.prepare_database(args.products if needs_catalogue else 0)
     database_pid = lib.postgres_postmaster_pid()
     plans = {name: SCENARIOS[name].prepare(args) for name in args.scenarios}
     checks = [check for plan in plans.values() for check in plan.checks]
@@ -282,7 +307,11 @@ def run(args: argparse.Namespace) -> int:
             profiles[name] = lib.profile_requests(plan.profile_paths)
 
     baseline, baseline_error = None, ""
-    if not args.no_pgbench:
+    if args.no_pgbench:
+        baseline_error = "skipped (--no-pgbench)"
+    elif not any(getattr(module, "USES_PGBENCH_S", True) for module in selected):
+        baseline_error = "not needed by " + ", ".join(args.scenarios)
+    else:
         try:
             baseline = lib.pgbench_baseline(
                 clients=args.concurrency, duration=max(1, round(args.duration))
@@ -458,7 +487,9 @@ def _targets(plans, checks, measurements) -> list[dict]:
 
 def _render(report, args, preparation, config, baseline, checks, measurements, sweep) -> str:
     data = preparation
-    if data.seeded:
+    if data.products_wanted == 0:
+        seeding = "no catalogue needed"
+    elif data.seeded:
         seeding = f"seeded in {data.seed_seconds:.1f} s ({data.seed_summary or 'seed_demo'})"
     else:
         seeding = f"seeding skipped: {data.products_before:,} products already there"
