@@ -188,6 +188,8 @@ REST_FRAMEWORK = {
         # Sign-in and password reset, per client address: slows down password guessing.
         "customer_sign_in": env.str("THROTTLE_CUSTOMER_SIGN_IN", default="10/min"),
         "password_reset": env.str("THROTTLE_PASSWORD_RESET", default="5/hour"),
+        # Using a link: its token is unguessable, so this only stops hammering.
+        "password_reset_confirm": env.str("THROTTLE_PASSWORD_RESET_CONFIRM", default="20/hour"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # Throttles key on the client address. 0 trusts no X-Forwarded-For (a client could make up

@@ -142,7 +142,7 @@ class PasswordResetConfirmView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
     throttle_classes = [SignInThrottle]
-    throttle_scope = "password_reset"
+    throttle_scope = "password_reset_confirm"
 
     def post(self, request):
         d = _valid(PasswordResetConfirmInputSerializer, request.data)

@@ -158,6 +158,11 @@ def customer_update(
     if not customer.is_active:
         raise ProfileClosed()
     _clean_contact(fields)
+    if "email" in fields and not fields["email"] and customer.user_id is not None:
+        # The login signs in and resets its password by e-mail: blanking it locks them out.
+        raise ValidationFailed(
+            {"email": [_("A customer with an account needs an e-mail address.")]}
+        )
     if "email" in fields and _email_taken(fields["email"], exclude_id=customer.pk):
         raise _email_in_use_error()
     changed = [name for name, value in fields.items() if getattr(customer, name) != value]
