@@ -44,6 +44,15 @@ class Channel(models.Model):
         _("time zone"), max_length=64, default="UTC", validators=[validate_time_zone]
     )
     default_language = models.CharField(_("default language"), max_length=10, default="en")
+    country = models.CharField(
+        _("country"),
+        max_length=2,
+        blank=True,
+        help_text=_(
+            "Where it sells (ISO 3166 code): phone numbers without a country code are "
+            "read as this country's."
+        ),
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:

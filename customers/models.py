@@ -163,7 +163,11 @@ class Customer(models.Model):
 
     @property
     def full_name(self) -> str:
-        return " ".join(part for part in (self.first_name, self.last_name) if part)
+        """Family name first for Japanese profiles, as they are written and printed there."""
+        parts = (self.first_name, self.last_name)
+        if self.language == "ja":
+            parts = parts[::-1]
+        return " ".join(part for part in parts if part)
 
     @property
     def is_guest(self) -> bool:

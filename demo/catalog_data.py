@@ -9,13 +9,22 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 CHANNELS = [
-    # code, name, kind, currency, prices include tax, time zone, language
-    ("web-jp", "Web shop Japan", "web", "JPY", True, "Asia/Tokyo", "ja"),
-    ("web-us", "Web shop US", "web", "USD", False, "America/New_York", "en"),
-    ("app-jp", "Mobile app", "app", "JPY", True, "Asia/Tokyo", "ja"),
-    ("pos-shibuya", "Shibuya flagship store", "pos", "JPY", True, "Asia/Tokyo", "ja"),
-    ("phone-jp", "Call centre", "phone", "JPY", True, "Asia/Tokyo", "ja"),
-    ("marketplace-jp", "Marketplace (Rakuichi)", "marketplace", "JPY", True, "Asia/Tokyo", "ja"),
+    # code, name, kind, currency, prices include tax, time zone, language, country
+    ("web-jp", "Web shop Japan", "web", "JPY", True, "Asia/Tokyo", "ja", "JP"),
+    ("web-us", "Web shop US", "web", "USD", False, "America/New_York", "en", "US"),
+    ("app-jp", "Mobile app", "app", "JPY", True, "Asia/Tokyo", "ja", "JP"),
+    ("pos-shibuya", "Shibuya flagship store", "pos", "JPY", True, "Asia/Tokyo", "ja", "JP"),
+    ("phone-jp", "Call centre", "phone", "JPY", True, "Asia/Tokyo", "ja", "JP"),
+    (
+        "marketplace-jp",
+        "Marketplace (Rakuichi)",
+        "marketplace",
+        "JPY",
+        True,
+        "Asia/Tokyo",
+        "ja",
+        "JP",
+    ),
 ]
 
 TAX_CLASSES = [("standard", "Standard rate"), ("reduced", "Reduced rate (food)")]

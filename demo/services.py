@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
+from django.db.models import DateTimeField, F, OuterRef, Subquery, Value
+from django.db.models.functions import Least
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from catalog import services as catalog_services
@@ -25,7 +29,22 @@ from catalog.models import (
     TaxClass,
 )
 from commerce.models import Channel
-from demo import catalog_data, inventory_data
+from customers import services as customer_services
+from customers.models import (
+    Consent,
+    ConsentChange,
+    Customer,
+    EarnRate,
+    HistoryEntry,
+    LoyaltyAccount,
+    LoyaltyProgramme,
+    PointEntry,
+    Purchase,
+    Segment,
+    Tier,
+)
+from customers.segments import rfm_recompute, rule_compile, segment_recompute
+from demo import catalog_data, customers_data, inventory_data
 from inventory import services as inventory_services
 from inventory.models import (
     PurchaseOrder,
@@ -50,7 +69,7 @@ class DemoLogins:
 @transaction.atomic
 def seed_reference_data() -> None:
     """Channels, tax classes, categories, attributes and product types (idempotent)."""
-    for code, name, kind, currency, tax_inclusive, tz, language in catalog_data.CHANNELS:
+    for code, name, kind, currency, tax_inclusive, tz, language, country in catalog_data.CHANNELS:
         Channel.objects.update_or_create(
             code=code,
             defaults={
@@ -60,6 +79,7 @@ def seed_reference_data() -> None:
                 "prices_include_tax": tax_inclusive,
                 "time_zone": tz,
                 "default_language": language,
+                "country": country,
             },
         )
     for code, name in catalog_data.TAX_CLASSES:
@@ -347,3 +367,223 @@ def seed_purchase_orders() -> int:
         )
         transfer_dispatch(transfer=transfer)
     return len(orders)
+
+
+# --- Customers -------------------------------------------------------------------------------
+
+
+@dataclass
+class CustomerSeed:
+    created: int = 0
+    purchases: int = 0
+    refunds: int = 0
+    logins: int = 0
+    redemptions: int = 0
+    adjustments: int = 0
+    expired: int = 0
+    segments: dict[str, int] | None = None
+    login_email: str = customers_data.KNOWN_LOGIN_EMAIL
+    login_password: str = customers_data.DEMO_PASSWORD
+
+    def summary(self) -> str:
+        segments = ", ".join(f"{slug} {n}" for slug, n in (self.segments or {}).items())
+        if not self.created:
+            return f"demo customers already there; segments recomputed ({segments})."
+        return (
+            f"{self.created} created ({self.logins} with a storefront login), "
+            f"{self.purchases} purchases with {self.refunds} refunds, {self.redemptions} point "
+            f"redemptions, {self.adjustments} staff adjustments, points expired on "
+            f"{self.expired} accounts; segments: {segments}."
+        )
+
+
+@transaction.atomic
+def seed_loyalty_programme() -> LoyaltyProgramme:
+    """The active programme, "Demo Points", unless the database already has another one."""
+    programme = customer_services.programme_active()
+    if programme is None:
+        programme = LoyaltyProgramme.objects.create(
+            name=customers_data.PROGRAMME_NAME,
+            is_active=True,
+            auto_enrol=True,
+            points_expire_after_days=customers_data.POINTS_EXPIRE_AFTER_DAYS,
+        )
+    if programme.name != customers_data.PROGRAMME_NAME:
+        return programme  # the merchant's own programme: leave it as it is
+    for currency, spend, points in customers_data.EARN_RATES:
+        EarnRate.objects.update_or_create(
+            programme=programme, currency=currency, defaults={"spend": spend, "points": points}
+        )
+    for name, threshold, multiplier, benefits in customers_data.TIERS:
+        Tier.objects.update_or_create(
+            programme=programme,
+            threshold=threshold,
+            defaults={"name": name, "multiplier": multiplier, "benefits": benefits},
+        )
+    return programme
+
+
+def seed_customers(*, count: int = 300, seed: int = 17, now=None) -> CustomerSeed:
+    """About `count` customers with three years of purchases across the channels, written
+    through the customers services (purchases the way `order.paid` events record them), then
+    RFM scores and three merchant segments. A database that has the demo customers (the known
+    login) keeps them and only gets its scores and segments recomputed."""
+    now = now or timezone.now()
+    seed_loyalty_programme()
+    report = CustomerSeed()
+    if not Customer.objects.filter(email=customers_data.KNOWN_LOGIN_EMAIL).exists():
+        with transaction.atomic():  # all or nothing: a failed run leaves no half a demo
+            people = customers_data.generate(count, now=now, seed=seed)
+            _seed_customer_records(report, people, now=now)
+            report.expired = customer_services.points_expire_due(now=now)
+            _seed_points_use(report, seed=seed, now=now)
+    for slug, name, description, rule in customers_data.SEGMENTS:
+        rule_compile(rule)  # a demo rule that stopped compiling should fail loudly here
+        Segment.objects.update_or_create(
+            slug=slug, defaults={"name": name, "description": description, "rule": rule}
+        )
+    rfm_recompute(now=now)
+    report.segments = {
+        segment.slug: segment_recompute(segment, now=now)
+        for segment in Segment.objects.filter(
+            slug__in=[s[0] for s in customers_data.SEGMENTS], is_active=True
+        ).order_by("pk")
+    }
+    return report
+
+
+def _seed_customer_records(
+    report: CustomerSeed, people: list[customers_data.DemoCustomer], *, now
+) -> None:
+    channels = {c.code: c for c in Channel.objects.all()}
+    consent_source = {"pos-shibuya": "staff", "marketplace-jp": "import", "phone-jp": "staff"}
+    profiles: dict[int, Customer] = {}
+    for person in people:
+        channel = channels[person.channel]
+        customer = customer_services.customer_create(
+            channel=channel,
+            acquired_at=person.acquired_at,
+            **{name: value for name, value in person.profile.items() if value},
+        )
+        profiles[person.key] = customer
+        for address in person.addresses:
+            customer_services.address_create(customer, **address)
+        if person.login:
+            customer = customer_services.account_register(
+                email=person.profile["email"],
+                password=customers_data.DEMO_PASSWORD,
+                channel=channel,
+                marketing_consent=person.consents,
+                consent_text_version=customers_data.CONSENT_TEXT_VERSION,
+            ).customer
+            customer_services.loyalty_join(customer, actor="customer")
+            report.logins += 1
+        else:
+            for medium, granted in person.consents.items():
+                customer_services.consent_set(
+                    customer,
+                    medium=medium,
+                    granted=granted,
+                    source=consent_source.get(person.channel, "checkout"),
+                    text_version=customers_data.CONSENT_TEXT_VERSION,
+                )
+        for medium in person.revoked:
+            customer_services.consent_set(
+                customer, medium=medium, granted=False, source="unsubscribe_link", actor="customer"
+            )
+        for code, kind, value in person.identifiers:
+            customer_services.identifier_add(
+                customer, channel=channels[code], kind=kind, value=value
+            )
+        if person.tags:
+            customer_services.customer_set_tags(customer, person.tags)
+        for purchase in sorted(person.purchases, key=lambda p: p.paid_at):
+            customer_services.purchase_record(
+                order_id=purchase.order_id,
+                number=purchase.order_id,
+                channel=purchase.channel,
+                currency=purchase.currency,
+                total=purchase.total,
+                paid_at=purchase.paid_at,
+                customer_id=customer.pk,
+            )
+            report.purchases += 1
+            if purchase.refunded:
+                customer_services.purchase_refund(
+                    order_id=purchase.order_id, refunded_total=purchase.refunded
+                )
+                report.refunds += 1
+        report.created += 1
+    _backdate(list(profiles.values()), now=now)
+
+
+def _backdate(customers: list[Customer], *, now) -> None:
+    """The services stamp what they write with the current time; a demo with three years of
+    history should show its sign-ups, consents and points when they happened. Bulk updates of
+    timestamps only: no amount, balance or state changes."""
+    ids = [c.pk for c in customers]
+    acquired = Subquery(Customer.objects.filter(pk=OuterRef("customer_id")).values("acquired_at"))
+    HistoryEntry.objects.filter(
+        customer_id__in=ids,
+        kind__in=[HistoryEntry.Kind.CREATED, HistoryEntry.Kind.REGISTERED],
+    ).update(created_at=acquired)
+    Consent.objects.filter(customer_id__in=ids, granted=True).update(changed_at=acquired)
+    ConsentChange.objects.filter(customer_id__in=ids, granted=True).update(occurred_at=acquired)
+    LoyaltyAccount.objects.filter(customer_id__in=ids).update(joined_at=acquired)
+    get_user_model().objects.filter(customer__in=ids).update(
+        date_joined=Subquery(
+            Customer.objects.filter(user_id=OuterRef("pk")).values("acquired_at")[:1]
+        )
+    )
+    paid = Purchase.objects.filter(order_id=OuterRef("reference"))
+    demo_entries = PointEntry.objects.filter(account__customer_id__in=ids)
+    demo_entries.filter(kind=PointEntry.Kind.EARN).update(
+        created_at=Subquery(paid.values("paid_at")[:1])
+    )
+    demo_entries.filter(kind=PointEntry.Kind.REVERSE).update(
+        created_at=Subquery(
+            paid.values(
+                at=Least(
+                    F("paid_at") + timedelta(days=6),
+                    Value(now, output_field=DateTimeField()),
+                    output_field=DateTimeField(),
+                )
+            )[:1]
+        )
+    )
+
+
+def _seed_points_use(report: CustomerSeed, *, seed: int, now) -> None:
+    """A few members spend points on their latest order; staff adjust some by hand."""
+    import random
+
+    rng = random.Random(seed + 1)
+    members = list(
+        LoyaltyAccount.objects.filter(balance__gte=300)
+        .select_related("customer")
+        .order_by("customer_id")
+    )
+    for account in rng.sample(members, min(len(members), max(1, len(members) // 6))):
+        latest = account.customer.purchases.order_by("-paid_at").first()
+        points = min(account.balance, rng.choice([100, 200, 300, 500, 1000]))
+        customer_services.points_redeem(
+            account.customer,
+            points=points,
+            reference=latest.order_id if latest else "",
+            reason=f"Used on order {latest.order_number}" if latest else "Used at checkout",
+            actor="customer",
+        )
+        report.redemptions += 1
+    everyone = list(LoyaltyAccount.objects.select_related("customer").order_by("customer_id"))
+    for points, reason in customers_data.STAFF_ADJUSTMENTS:
+        able = [a for a in everyone if points > 0 or a.balance >= 300]
+        if not able:
+            continue
+        account = rng.choice(able)
+        account.refresh_from_db(fields=["balance"])
+        if account.balance + points < 0:
+            continue
+        customer_services.points_adjust(
+            account.customer, points=points, reason=reason, actor="admin"
+        )
+        report.adjustments += 1

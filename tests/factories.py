@@ -55,6 +55,7 @@ class ChannelFactory(factory.django.DjangoModelFactory):
             prices_include_tax=True,
             time_zone="Asia/Tokyo",
             default_language="ja",
+            country="JP",
         )
         web_us = factory.Trait(
             code="web-us",
@@ -64,6 +65,7 @@ class ChannelFactory(factory.django.DjangoModelFactory):
             prices_include_tax=False,
             time_zone="America/New_York",
             default_language="en",
+            country="US",
         )
         pos = factory.Trait(kind=Channel.Kind.POS)
         inactive = factory.Trait(is_active=False)

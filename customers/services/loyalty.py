@@ -242,7 +242,9 @@ def points_reverse_for_refund(purchase: Purchase) -> PointEntry | None:
     if earned == 0 or purchase.total <= 0:
         return None
     share = min(purchase.refunded / purchase.total, Decimal(1))
-    due = int((earned * share).to_integral_value(ROUND_FLOOR))
+    # Points of this order that expired are gone already: a refund does not take them again.
+    expired = -(entries.filter(kind=PointEntry.Kind.EXPIRE).aggregate(s=Sum("points"))["s"] or 0)
+    due = min(int((earned * share).to_integral_value(ROUND_FLOOR)), earned - expired)
     reversed_so_far = -(
         entries.filter(kind=PointEntry.Kind.REVERSE).aggregate(s=Sum("points"))["s"] or 0
     )
@@ -275,6 +277,8 @@ def points_redeem(
         raise ValidationFailed({"points": [_("Redeem a positive number of points.")]})
     _refuse_closed(customer)
     account = _lock(customer)
+    if account is not None:
+        _expire_lots(account, timezone.now())  # points past their date are not spendable
     if account is None or account.balance < points:
         raise NotEnoughPoints(
             _("The balance is %(balance)s points; %(points)s were asked for.")
@@ -341,6 +345,30 @@ def points_adjust(
     return entry
 
 
+def _expire_lots(account: LoyaltyAccount, now: datetime) -> int:
+    """Expire what is left of the account's lots past their date (caller holds the account
+    lock). One entry per lot, referencing the lot's order, so a later refund of that order
+    knows those points are already gone. Returns the points expired."""
+    lots = list(
+        account.entries.select_for_update()
+        .filter(remaining__gt=0, expires_at__lte=now)
+        .order_by("expires_at", "id")
+    )
+    expired = 0
+    for lot in lots:
+        points, lot.remaining = lot.remaining, 0
+        lot.save(update_fields=["remaining"])
+        _record(
+            account,
+            kind=PointEntry.Kind.EXPIRE,
+            points=-points,
+            reference=lot.reference,
+            reason=_("Points past their expiry date"),
+        )
+        expired += points
+    return expired
+
+
 def points_expire_due(*, now: datetime | None = None, batch: int = 500) -> int:
     """Expire what is left of lots past their date, one account per transaction. Returns the
     number of accounts touched. Safe to run twice: an expired lot has nothing left."""
@@ -361,20 +389,7 @@ def points_expire_due(*, now: datetime | None = None, batch: int = 500) -> int:
                     .select_related("programme", "tier")
                     .get(pk=account_id)
                 )
-                lots = list(
-                    account.entries.select_for_update().filter(remaining__gt=0, expires_at__lte=now)
-                )
-                expiring = sum(lot.remaining for lot in lots)
-                if not expiring:
-                    continue
-                PointEntry.objects.filter(pk__in=[lot.pk for lot in lots]).update(remaining=0)
-                _record(
-                    account,
-                    kind=PointEntry.Kind.EXPIRE,
-                    points=-expiring,
-                    reason=_("Points past their expiry date"),
-                )
-                touched += 1
+                touched += bool(_expire_lots(account, now))
 
 
 def loyalty_recount(account: LoyaltyAccount) -> LoyaltyAccount:

@@ -112,7 +112,7 @@ def customer_create(
     unknown = set(fields) - set(PROFILE_FIELDS)
     if unknown:
         raise TypeError(f"unknown customer fields: {sorted(unknown)}")
-    _clean_contact(fields)
+    _clean_contact(fields, region=channel.country if channel else None)
     if not fields.get("language"):
         fields["language"] = channel.default_language if channel else "en"
     if _email_taken(fields.get("email", "")):
@@ -154,10 +154,15 @@ def customer_update(
     unknown = set(fields) - set(PROFILE_FIELDS)
     if unknown:
         raise TypeError(f"unknown customer fields: {sorted(unknown)}")
-    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    customer = (
+        Customer.objects.select_for_update(of=("self",))
+        .select_related("acquired_channel")
+        .get(pk=customer.pk)
+    )
     if not customer.is_active:
         raise ProfileClosed()
-    _clean_contact(fields)
+    channel = customer.acquired_channel
+    _clean_contact(fields, region=channel.country if channel else None)
     if "email" in fields and not fields["email"] and customer.user_id is not None:
         # The login signs in and resets its password by e-mail: blanking it locks them out.
         raise ValidationFailed(
@@ -221,14 +226,17 @@ def customer_resolve(customer: Customer) -> Customer:
     return customer
 
 
-def customer_find(*, email: str | None = None, phone: str | None = None) -> Customer | None:
+def customer_find(
+    *, email: str | None = None, phone: str | None = None, region: str | None = None
+) -> Customer | None:
     """The active profile with this e-mail, else (when no e-mail is given) the one with this
-    phone number that bought most recently. Inputs are normalised first."""
+    phone number that bought most recently. Inputs are normalised first (a phone number without
+    country code as one of `region`)."""
     active = Customer.objects.filter(state=Customer.State.ACTIVE)
     email = _clean_contact({"email": email or ""})["email"]
     if email:  # the phone is not looked at, so an unusable one does not matter here
         return active.filter(email=email).first()
-    phone = _clean_contact({"phone": phone or ""})["phone"]
+    phone = _clean_contact({"phone": phone or ""}, region=region)["phone"]
     if phone:
         # Customers who never bought have no last order: they come after those who did.
         return (
@@ -255,11 +263,13 @@ def customer_find_or_create(
     """
     if not (email or phone):
         raise ValidationFailed({"email": [_("Give an e-mail address or a phone number.")]})
-    if email and phone:
-        try:
-            normalise_phone(phone)
-        except ValidationError:
-            phone = ""  # an unusable phone number learnt at checkout must not stop the sale
+    region = channel.country if channel else None
+    try:
+        phone = normalise_phone(phone, region)
+    except ValidationError as exc:
+        if not email:
+            raise ValidationFailed({"phone": [str(m) for m in exc.messages]}) from exc
+        phone = ""  # an unusable phone number learnt at checkout must not stop the sale
     found = customer_find(email=email, phone=phone)
     if found is None:
         try:

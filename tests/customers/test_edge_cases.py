@@ -8,7 +8,9 @@ import pytest
 from customers.errors import ProfileClosed
 from customers.models import CustomerSpend, PointEntry, Purchase
 from customers.services import (
+    customer_create,
     customer_erase,
+    customer_find_or_create,
     customer_merge,
     points_adjust,
     points_redeem,
@@ -64,3 +66,20 @@ def test_a_paid_order_with_only_an_unusable_phone_counts_for_nobody(programme):
 
     assert purchase is None
     assert not Purchase.objects.exists()
+
+
+def test_a_phone_number_without_country_code_is_read_as_one_of_the_channel_country(web_us, web_jp):
+    american = customer_create(email="sam@example.com", phone="(415) 555-0123", channel=web_us)
+    japanese = customer_create(email="yui@example.jp", phone="090-1234-5678", channel=web_jp)
+
+    assert american.phone == "+14155550123"
+    assert japanese.phone == "+819012345678"
+    found, created = customer_find_or_create(phone="415-555-0123", channel=web_us)
+    assert (found.pk, created) == (american.pk, False)
+
+
+def test_japanese_names_are_shown_family_name_first(db):
+    hanako = customer_create(first_name="花子", last_name="山田", language="ja")
+    sam = customer_create(first_name="Sam", last_name="Smith", language="en")
+
+    assert (hanako.full_name, sam.full_name) == ("山田 花子", "Sam Smith")

@@ -197,17 +197,44 @@ def test_expiry_takes_what_is_left_of_lots_past_their_date(programme, alice, bob
     expired = buy(alice, "10000", paid_at=now - timedelta(days=400))
     fresh = buy(alice, "5000", paid_at=now - timedelta(days=5))
     buy(bob, "3000", paid_at=now - timedelta(days=10))
-    points_redeem(alice, points=30)  # from the expired lot: 70 left of it
+    points_adjust(alice, points=-30, reason="correction")  # from the older lot: 70 left of it
 
     assert points_expire_due(now=now) == 1
 
-    assert ledger(alice)[-1] == (Kind.EXPIRE, -70, "")
+    assert ledger(alice)[-1] == (Kind.EXPIRE, -70, expired.order_id)
     assert (lot(expired).remaining, lot(fresh).remaining) == (0, 50)
     account = account_of(alice)
-    assert (account.balance, account.lifetime_points) == (50, 150)  # expiry keeps the tier
+    assert (account.balance, account.lifetime_points) == (50, 120)  # expiry keeps the tier
     assert account_of(bob).balance == 30
     assert points_expire_due(now=now) == 0  # a second run finds nothing left to expire
     assert len(ledger(alice)) == 4
+
+
+def test_points_past_their_date_cannot_be_redeemed_before_the_nightly_run(programme, alice):
+    now = timezone.now()
+    expired = buy(alice, "10000", paid_at=now - timedelta(days=400))
+    fresh = buy(alice, "5000", paid_at=now - timedelta(days=5))
+
+    with pytest.raises(NotEnoughPoints):
+        points_redeem(alice, points=60)  # 150 on the books, but only 50 still valid
+    points_redeem(alice, points=50)
+
+    assert (lot(expired).remaining, lot(fresh).remaining) == (0, 0)
+    assert [kind for kind, _points, _ref in ledger(alice)][-2:] == [Kind.EXPIRE, Kind.REDEEM]
+    assert account_of(alice).balance == 0
+
+
+def test_a_refund_after_expiry_does_not_take_the_expired_points_again(programme, alice):
+    now = timezone.now()
+    purchase = buy(alice, "10000", paid_at=now - timedelta(days=400))  # 100 points
+    points_adjust(alice, points=-50, reason="spent at the till")
+    points_expire_due(now=now)  # the other 50 expire
+
+    refund(purchase, "10000")
+
+    # 50 were spent and must be paid back; the 50 that expired are not taken twice.
+    assert account_of(alice).balance == -50
+    assert ledger(alice)[-1] == (Kind.REVERSE, -50, purchase.order_id)
 
 
 def test_points_never_expire_when_the_programme_says_so(programme, alice):

@@ -13,6 +13,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.db.models import Sum
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from catalog.models import (
@@ -30,6 +32,18 @@ from catalog.models import (
     VariantChannelListing,
 )
 from commerce.models import Channel
+from customers.models import (
+    Address,
+    Consent,
+    Customer,
+    ExternalIdentifier,
+    LoyaltyAccount,
+    PointEntry,
+    Purchase,
+    Segment,
+    SegmentMembership,
+)
+from customers.services import account_authenticate
 
 
 def manage(*args: str, **env: str | None) -> subprocess.CompletedProcess:
@@ -112,6 +126,15 @@ SEEDED_MODELS = [
     get_user_model(),
     Group,
     Token,
+    Customer,
+    Address,
+    Consent,
+    ExternalIdentifier,
+    Purchase,
+    LoyaltyAccount,
+    PointEntry,
+    Segment,
+    SegmentMembership,
 ]
 
 
@@ -122,10 +145,11 @@ def seeded_counts() -> dict[str, int]:
 @pytest.fixture
 def seeded(db) -> dict[str, int]:
     out, err = io.StringIO(), io.StringIO()
-    call_command("seed_demo", products=30, stdout=out, stderr=err)
+    call_command("seed_demo", products=30, customers=20, stdout=out, stderr=err)
     assert err.getvalue() == ""
     assert "Catalogue: " in out.getvalue()
     assert "0 bad." in out.getvalue()
+    assert "hanako@example.jp / demo-password-2026" in out.getvalue()
     return seeded_counts()
 
 
@@ -156,7 +180,7 @@ def test_seed_demo_creates_a_priced_published_catalogue(seeded, api_client):
 
 
 def test_seed_demo_run_twice_duplicates_nothing(seeded):
-    call_command("seed_demo", products=30, stdout=io.StringIO(), stderr=io.StringIO())
+    call_command("seed_demo", products=30, customers=20, stdout=io.StringIO(), stderr=io.StringIO())
 
     assert seeded_counts() == seeded
 
@@ -169,6 +193,36 @@ def test_seed_demo_gives_the_catalogue_manager_a_working_token(seeded, api_clien
 
     assert response.status_code == 200
     assert response.json()["count"] == 32
+
+
+def test_seed_demo_creates_customers_with_purchases_points_and_segments(seeded):
+    assert seeded["Customer"] >= 20
+    assert Customer.objects.filter(acquired_channel__kind=Channel.Kind.POS).exists()
+    assert Customer.objects.filter(acquired_channel__code="web-us").exists()
+    assert Purchase.objects.filter(currency="JPY").exists()
+    assert Purchase.objects.filter(currency="USD").exists()
+    assert not Purchase.objects.filter(paid_at__gt=timezone.now()).exists()
+    assert Purchase.objects.filter(refunded__gt=0).exists()
+    assert Customer.objects.filter(user__isnull=False).count() >= 2
+    assert seeded["LoyaltyAccount"] > 0
+    for account in LoyaltyAccount.objects.annotate(ledger=Sum("entries__points")):
+        assert account.balance == (account.ledger or 0), account
+    assert not Customer.objects.filter(order_count__gt=0, scores_computed_at__isnull=True).exists()
+    assert set(Segment.objects.values_list("slug", flat=True)) >= {
+        "high-spenders-jpy-email",
+        "at-risk-regulars",
+        "lapsing",
+    }
+    for segment in Segment.objects.all():
+        assert segment.computed_at is not None
+        assert segment.member_count == segment.memberships.count()
+
+
+def test_seed_demo_customer_login_works(seeded):
+    signed_in = account_authenticate(email="hanako@example.jp", password="demo-password-2026")
+
+    assert signed_in.customer.last_name_reading == "ヤマダ"
+    assert signed_in.customer.purchases.exists()
 
 
 # --- API schema ------------------------------------------------------------------------------

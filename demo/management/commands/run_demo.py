@@ -69,6 +69,8 @@ class Command(BaseCommand):
                 f"  API docs:      {base}/api/docs/\n"
                 f"  Storefront:    {base}/api/v1/channels/web-jp/products/?q=tea&sort=price\n"
                 f"  Channels:      {base}/api/v1/channels/\n"
+                f"  Customer:      POST {base}/api/v1/customers/sign-in/  "
+                "hanako@example.jp / demo-password-2026\n"
                 "Press Ctrl-C to stop.\n"
             )
         )

@@ -7,15 +7,19 @@ from demo import services
 
 class Command(BaseCommand):
     help = (
-        "Load realistic demo data (channels, categories, products with prices, users). Re-runnable."
+        "Load realistic demo data (channels, categories, products with prices, stock, "
+        "customers with purchases and loyalty points, users). Re-runnable."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
             "--products", type=int, default=500, help="How many products (default 500)"
         )
+        parser.add_argument(
+            "--customers", type=int, default=300, help="About how many customers (default 300)"
+        )
 
-    def handle(self, *args, products, **options):
+    def handle(self, *args, products, customers, **options):
         started = time.monotonic()
         services.seed_reference_data()
         report = services.seed_catalogue(products=products)
@@ -26,13 +30,18 @@ class Command(BaseCommand):
         sold = services.seed_sales_history()
         orders = services.seed_purchase_orders()
         logins = services.seed_users()
+        step = time.monotonic()
+        people = services.seed_customers(count=customers)
+        people_seconds = time.monotonic() - step
         self.stdout.write(f"Catalogue: {report.summary()}")
         self.stdout.write(
             f"Inventory: {counted} opening stock levels counted, {sold} units sold and shipped, "
             f"{orders} purchase order(s) from replenishment."
         )
+        self.stdout.write(f"Customers: {people.summary()} ({people_seconds:.1f} s)")
         self.stdout.write(
             f"Logins: admin / {logins.admin_password} (superuser), "
-            f"{logins.staff_username} / {logins.staff_password} (catalogue staff, API token {logins.staff_token})"
+            f"{logins.staff_username} / {logins.staff_password} (catalogue staff, API token {logins.staff_token}), "
+            f"{people.login_email} / {people.login_password} (storefront customer)"
         )
         self.stdout.write(f"Done in {time.monotonic() - started:.1f} s.")
