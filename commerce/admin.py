@@ -15,6 +15,7 @@ class ChannelAdmin(admin.ModelAdmin):
         "name",
         "kind",
         "currency",
+        "country",
         "prices_include_tax",
         "time_zone",
         "is_active",

@@ -17,6 +17,7 @@ class ChannelOutputSerializer(serializers.ModelSerializer):
             "prices_include_tax",
             "time_zone",
             "default_language",
+            "country",
         ]
 
 
