@@ -670,7 +670,7 @@ def generate(count: int, *, now: datetime, seed: int = 17) -> list[DemoCustomer]
         for c in customers[1:]
         if c.channel in ("web-jp", "app-jp", "web-us") and c.profile["email"]
     ]
-    for customer in rng.sample(candidates, min(len(candidates), max(0, count // 20 - 1))):
+    for customer in rng.sample(candidates, min(len(candidates), max(1, count // 20 - 1))):
         customer.login = True
     # Order ids per channel, in the order they were paid.
     sequence: dict[str, int] = {}
