@@ -295,6 +295,11 @@ CUSTOMERS_PASSWORD_RESET_URL = env.str(
     "CUSTOMERS_PASSWORD_RESET_URL",
     default="http://localhost:8000/account/reset-password/?uid={uid}&token={token}",
 )
+# The storefront page that confirms an account for an e-mail that ordered as a guest; {token}.
+CUSTOMERS_CONFIRM_URL = env.str(
+    "CUSTOMERS_CONFIRM_URL",
+    default="http://localhost:8000/account/confirm/?token={token}",
+)
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=2 * 60 * 60)
 # Churn risk: silent for longer than FACTOR x the customer's own average gap between orders
 # (never less than MIN_DAYS); one-time buyers after SINGLE_ORDER_DAYS.

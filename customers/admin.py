@@ -440,9 +440,7 @@ class CustomerAdmin(admin.ModelAdmin):
             return None
         return self._action_page(request, queryset, form, _("Adjust loyalty points"))
 
-    @admin.action(
-        description=_("Erase personal data of selected customers"), permissions=["delete"]
-    )
+    @admin.action(description=_("Erase personal data of selected customers"), permissions=["erase"])
     def erase_selected(self, request, queryset):
         form = EraseForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():

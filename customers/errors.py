@@ -6,6 +6,7 @@ from commerce.errors import Conflict, DomainError, NotFound, ValidationFailed
 
 __all__ = [
     "CustomerNotFound",
+    "InvalidConfirmationLink",
     "InvalidCredentials",
     "InvalidResetLink",
     "MergeRefused",
@@ -32,6 +33,12 @@ class InvalidResetLink(DomainError):
     code = "invalid_reset_link"
     status = 400
     title = _("This password reset link is invalid, has been used or has expired.")
+
+
+class InvalidConfirmationLink(DomainError):
+    code = "invalid_confirmation_link"
+    status = 400
+    title = _("This confirmation link is invalid, has been used or has expired.")
 
 
 class MergeRefused(Conflict):

@@ -7,6 +7,7 @@ not found (404), never forbidden, so ids reveal nothing.
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView, ListAPIView
@@ -19,6 +20,7 @@ from customers.api.permissions import IsCustomer, SignInThrottle
 from customers.api.serializers import (
     PROFILE_INPUT_FIELDS,
     AddressSerializer,
+    ConfirmationSentSerializer,
     ConsentChangeSerializer,
     ConsentInputSerializer,
     ConsentSerializer,
@@ -53,18 +55,25 @@ def _valid(serializer_class, data, **kwargs) -> dict:
     return serializer.validated_data
 
 
-@extend_schema(tags=TAG, request=RegisterInputSerializer, responses={201: SignedInSerializer})
+@extend_schema(
+    tags=TAG,
+    request=RegisterInputSerializer,
+    responses={201: SignedInSerializer, 202: ConfirmationSentSerializer},
+)
 class RegisterView(APIView):
-    """Create an account. An earlier guest profile with this e-mail becomes the account."""
+    """Create an account: 201 with a token for a new e-mail address. 202 when the address
+    ordered before as a guest: a link is e-mailed, and opening it (`register/confirm/`) joins
+    the account to that profile, so nobody gets another person's history by typing their
+    e-mail."""
 
     permission_classes = [AllowAny]
-    authentication_classes = []  # a stale token left in the app must not make this a 401
+    authentication_classes = []
     throttle_classes = [SignInThrottle]
     throttle_scope = "customer_sign_in"
 
     def post(self, request):
         d = _valid(RegisterInputSerializer, request.data)
-        signed_in = services.account_register(
+        result = services.account_register(
             email=d.pop("email"),
             password=d.pop("password"),
             channel=d.pop("channel", None),
@@ -72,6 +81,30 @@ class RegisterView(APIView):
             consent_text_version=d.pop("consent_text_version", ""),
             **d,
         )
+        if isinstance(result, services.ConfirmationSent):
+            return Response(
+                {
+                    "email": result.email,
+                    "detail": _("Check your e-mail: open the link in it to finish."),
+                },
+                status=status.HTTP_202_ACCEPTED,
+            )
+        body = {"token": result.token, "customer": ProfileSerializer(result.customer).data}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=TAG, request=TokenSerializer, responses={201: SignedInSerializer})
+class RegisterConfirmView(APIView):
+    """Finish an account with the e-mailed link's token (valid once, for a limited time)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [SignInThrottle]
+    throttle_scope = "password_reset_confirm"
+
+    def post(self, request):
+        d = _valid(TokenSerializer, request.data)
+        signed_in = services.account_confirm(token=d["token"])
         body = {"token": signed_in.token, "customer": ProfileSerializer(signed_in.customer).data}
         return Response(body, status=status.HTTP_201_CREATED)
 

@@ -87,6 +87,11 @@ class SignedInSerializer(serializers.Serializer):
     customer = ProfileSerializer()
 
 
+class ConfirmationSentSerializer(serializers.Serializer):
+    email = serializers.CharField()
+    detail = serializers.CharField()
+
+
 class PasswordChangeInputSerializer(serializers.Serializer):
     current_password = serializers.CharField(max_length=128, trim_whitespace=False)
     new_password = serializers.CharField(max_length=128, trim_whitespace=False)

@@ -10,6 +10,11 @@ router.register("staff/segments", StaffSegmentViewSet, basename="staff-segment")
 
 urlpatterns = [
     path("customers/register/", account.RegisterView.as_view(), name="customer-register"),
+    path(
+        "customers/register/confirm/",
+        account.RegisterConfirmView.as_view(),
+        name="customer-register-confirm",
+    ),
     path("customers/sign-in/", account.SignInView.as_view(), name="customer-sign-in"),
     path("customers/sign-out/", account.SignOutView.as_view(), name="customer-sign-out"),
     path(

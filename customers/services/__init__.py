@@ -1,9 +1,11 @@
 """Every write to customers. Re-exported here so callers import `customers.services`."""
 
 from customers.services.accounts import (
+    ConfirmationSent,
     SignedIn,
     account_authenticate,
     account_change_password,
+    account_confirm,
     account_register,
     account_sign_out,
     password_reset_confirm,
@@ -44,9 +46,11 @@ from customers.services.profiles import (
 from customers.services.purchases import purchase_record, purchase_refund, stats_refresh
 
 __all__ = [
+    "ConfirmationSent",
     "SignedIn",
     "account_authenticate",
     "account_change_password",
+    "account_confirm",
     "account_register",
     "account_sign_out",
     "address_create",

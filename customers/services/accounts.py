@@ -6,6 +6,8 @@ internal ("c-" + random hex): customers sign in with their e-mail address, which
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -14,10 +16,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.tokens import default_token_generator
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
@@ -26,7 +29,12 @@ from rest_framework.authtoken.models import Token
 from commerce import events
 from commerce.models import Channel
 from customers import events as customer_events
-from customers.errors import InvalidCredentials, InvalidResetLink, ValidationFailed
+from customers.errors import (
+    InvalidConfirmationLink,
+    InvalidCredentials,
+    InvalidResetLink,
+    ValidationFailed,
+)
 from customers.models import ConsentSource, Customer, HistoryEntry
 from customers.normalise import normalise_email
 from customers.services.consent import consent_set
@@ -38,6 +46,7 @@ from customers.services.profiles import (
 )
 
 User = get_user_model()
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,16 @@ def _check_password(password: str, user=None, field: str = "password") -> None:
         raise ValidationFailed({field: [str(m) for m in exc.messages]}) from exc
 
 
+@dataclass(frozen=True)
+class ConfirmationSent:
+    """The e-mail belongs to a guest profile: the account joins it once the link is opened."""
+
+    email: str
+
+
+CLAIM_SALT = "customers.claim-guest-profile"
+
+
 @transaction.atomic
 def account_register(
     *,
@@ -62,9 +81,13 @@ def account_register(
     marketing_consent: dict[str, bool] | None = None,
     consent_text_version: str = "",
     **profile: Any,
-) -> SignedIn:
-    """Give a person a login. A guest profile with the same e-mail (someone who ordered without
-    an account) becomes the account, so their earlier purchases stay with them."""
+) -> SignedIn | ConfirmationSent:
+    """Give a person a login, signed in at once for a new e-mail address.
+
+    When a guest profile (someone who ordered without an account) already has this e-mail, the
+    login is created inactive and a link is e-mailed: only the address's owner can join the
+    account to that profile and its purchases, addresses and points (`account_confirm`).
+    """
     try:
         email = normalise_email(email)
     except ValidationError as exc:
@@ -78,21 +101,103 @@ def account_register(
     )
     if customer is not None and customer.user_id is not None:
         raise _email_in_use_error()
-    user = User(username=f"c-{secrets.token_hex(8)}", email=email)
     _check_password(password, user=User(email=email, first_name=profile.get("first_name", "")))
+    if customer is not None:
+        return _register_pending(
+            customer,
+            email=email,
+            password=password,
+            claim={
+                "profile": profile,
+                "consent": marketing_consent or {},
+                "text_version": consent_text_version,
+                "channel": channel.code if channel else None,
+            },
+        )
+    user = User(username=f"c-{secrets.token_hex(8)}", email=email)
     user.set_password(password)
     user.save()
-    if customer is None:
-        customer = customer_create(email=email, channel=channel, actor="customer", **profile)
-    elif profile:
-        blanks = {
-            name: value for name, value in profile.items() if value and not getattr(customer, name)
-        }
-        if blanks:
+    customer = customer_create(email=email, channel=channel, actor="customer", **profile)
+    return _activate(
+        customer,
+        user,
+        channel=channel,
+        marketing_consent=marketing_consent or {},
+        consent_text_version=consent_text_version,
+    )
+
+
+def _register_pending(
+    customer: Customer, *, email: str, password: str, claim: dict[str, Any]
+) -> ConfirmationSent:
+    # Each attempt gets its own inactive login; the link names it, so an older attempt's link
+    # cannot finish with a password someone else chose later.
+    user = User(username=f"c-{secrets.token_hex(8)}", email=email, is_active=False)
+    user.set_password(password)
+    user.save()
+    token = signing.dumps({"u": user.pk, "c": customer.pk, **claim}, salt=CLAIM_SALT, compress=True)
+    link = settings.CUSTOMERS_CONFIRM_URL.format(token=token)
+    hours = settings.PASSWORD_RESET_TIMEOUT // 3600
+    with translation.override(customer.language):
+        _send(
+            email,
+            subject=_("Confirm your account"),
+            message=_(
+                "You have ordered from us before with this e-mail address. Open this link "
+                "within %(hours)s hours to finish creating your account; your earlier orders, "
+                "addresses and points will be in it:\n\n%(link)s\n\n"
+                "If you did not ask for an account, ignore this e-mail."
+            )
+            % {"hours": hours, "link": link},
+        )
+    return ConfirmationSent(email=email)
+
+
+@transaction.atomic
+def account_confirm(*, token: str) -> SignedIn:
+    """Join a pending login to the guest profile named in the e-mailed link (once)."""
+    try:
+        claim = signing.loads(token, salt=CLAIM_SALT, max_age=settings.PASSWORD_RESET_TIMEOUT)
+        user = User.objects.select_for_update(of=("self",)).get(
+            pk=claim["u"], is_active=False, customer__isnull=True
+        )
+        customer = Customer.objects.select_for_update().get(
+            pk=claim["c"], state=Customer.State.ACTIVE, user__isnull=True
+        )
+    except (signing.BadSignature, KeyError, TypeError, User.DoesNotExist, Customer.DoesNotExist):
+        raise InvalidConfirmationLink() from None
+    if customer.email != user.email:
+        raise InvalidConfirmationLink()
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+    profile = claim.get("profile") or {}
+    blanks = {
+        name: value for name, value in profile.items() if value and not getattr(customer, name)
+    }
+    if blanks:
+        with contextlib.suppress(ValidationFailed):
             customer = customer_update(customer, actor="customer", **blanks)
+    channel = Channel.objects.filter(code=claim.get("channel") or "").first()
+    return _activate(
+        customer,
+        user,
+        channel=channel,
+        marketing_consent=claim.get("consent") or {},
+        consent_text_version=claim.get("text_version") or "",
+    )
+
+
+def _activate(
+    customer: Customer,
+    user,
+    *,
+    channel: Channel | None,
+    marketing_consent: dict[str, bool],
+    consent_text_version: str,
+) -> SignedIn:
     customer.user = user
     customer.save(update_fields=["user", "updated_at"])
-    for medium, granted in (marketing_consent or {}).items():
+    for medium, granted in marketing_consent.items():
         consent_set(
             customer,
             medium=medium,
@@ -123,6 +228,15 @@ def account_register(
     return SignedIn(customer=customer, token=token.key)
 
 
+def _send(email: str, *, subject: str, message: str) -> None:
+    """Answer the same whether or not the mail server is up: a 500 only for addresses with an
+    account would tell which addresses have one. A failure is logged for the operator."""
+    try:
+        send_mail(subject=subject, message=message, from_email=None, recipient_list=[email])
+    except Exception:
+        logger.exception("Could not send %r to a customer", subject)
+
+
 def account_authenticate(*, email: str, password: str) -> SignedIn:
     """Sign in with e-mail and password; the same error whether the e-mail is unknown or the
     password wrong, and about the same time (an unknown e-mail still hashes a password)."""
@@ -141,7 +255,10 @@ def account_authenticate(*, email: str, password: str) -> SignedIn:
     if user is None:
         make_password(password)
         raise InvalidCredentials()
-    if not (user.is_active and user.check_password(password)):
+    if not user.is_active:
+        make_password(password)  # the same time as a wrong password
+        raise InvalidCredentials()
+    if not user.check_password(password):
         raise InvalidCredentials()
     user.last_login = timezone.now()
     user.save(update_fields=["last_login"])
@@ -192,17 +309,17 @@ def password_reset_request(*, email: str) -> None:
         token=default_token_generator.make_token(user),
     )
     hours = settings.PASSWORD_RESET_TIMEOUT // 3600
-    send_mail(
-        subject=_("Reset your password"),
-        message=_(
-            "Someone asked to reset the password of your account. If it was you, open this "
-            "link within %(hours)s hours to choose a new password:\n\n%(link)s\n\n"
-            "If it was not you, ignore this e-mail; your password stays as it is."
+    with translation.override(customer.language):
+        _send(
+            customer.email,
+            subject=_("Reset your password"),
+            message=_(
+                "Someone asked to reset the password of your account. If it was you, open this "
+                "link within %(hours)s hours to choose a new password:\n\n%(link)s\n\n"
+                "If it was not you, ignore this e-mail; your password stays as it is."
+            )
+            % {"hours": hours, "link": link},
         )
-        % {"hours": hours, "link": link},
-        from_email=None,
-        recipient_list=[customer.email],
-    )
 
 
 @transaction.atomic

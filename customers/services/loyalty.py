@@ -77,8 +77,15 @@ def loyalty_join(
     return account, True
 
 
-def _refuse_closed(customer: Customer) -> None:
-    state = Customer.objects.filter(pk=customer.pk).values_list("state", flat=True).first()
+def _lock_customer(customer: Customer) -> None:
+    """Every write locks the customer row before the account (and a merge does the same), so
+    concurrent writers queue in one order instead of deadlocking. Closed profiles are refused."""
+    state = (
+        Customer.objects.select_for_update()
+        .filter(pk=customer.pk)
+        .values_list("state", flat=True)
+        .first()
+    )
     if state != Customer.State.ACTIVE:
         raise ProfileClosed()
 
@@ -275,7 +282,7 @@ def points_redeem(
 ) -> PointEntry:
     if points <= 0:
         raise ValidationFailed({"points": [_("Redeem a positive number of points.")]})
-    _refuse_closed(customer)
+    _lock_customer(customer)
     account = _lock(customer)
     if account is not None:
         _expire_lots(account, timezone.now())  # points past their date are not spendable
@@ -311,7 +318,7 @@ def points_adjust(
         errors["points"] = [_("Give a number of points other than zero.")]
     if errors:
         raise ValidationFailed(errors)
-    _refuse_closed(customer)
+    _lock_customer(customer)
     account = _lock(customer)
     if account is None:
         account, _created = loyalty_join(customer, actor=actor)
@@ -384,12 +391,22 @@ def points_expire_due(*, now: datetime | None = None, batch: int = 500) -> int:
             return touched
         for account_id in account_ids:
             with transaction.atomic():
+                # Customer row first, as every other writer (a merge may have moved or
+                # removed the account since the ids were read).
+                customer_id = (
+                    LoyaltyAccount.objects.filter(pk=account_id)
+                    .values_list("customer_id", flat=True)
+                    .first()
+                )
+                Customer.objects.select_for_update().filter(pk=customer_id).first()
                 account = (
                     LoyaltyAccount.objects.select_for_update(of=("self",))
                     .select_related("programme", "tier")
-                    .get(pk=account_id)
+                    .filter(pk=account_id, customer_id=customer_id)
+                    .first()
                 )
-                touched += bool(_expire_lots(account, now))
+                if account is not None:
+                    touched += bool(_expire_lots(account, now))
 
 
 def loyalty_recount(account: LoyaltyAccount) -> LoyaltyAccount:

@@ -96,6 +96,8 @@ def purchase_record(
     if customer is None:
         return None
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    while customer.state == Customer.State.MERGED:  # merged while we looked it up
+        customer = Customer.objects.select_for_update().get(pk=customer_resolve(customer).pk)
     purchase = Purchase.objects.create(
         customer=customer,
         order_id=str(order_id),
@@ -118,7 +120,7 @@ def purchase_refund(
     """Apply a refund. With `refunded_total` (the order's cumulative refunds) the result does
     not depend on how often or in which order refund events arrive. Returns None when the order
     is unknown here."""
-    purchase = Purchase.objects.select_for_update().filter(order_id=str(order_id)).first()
+    purchase = _lock_purchase(str(order_id))
     if purchase is None:
         return None
     if refunded_total is not None:
@@ -128,12 +130,26 @@ def purchase_refund(
     refunded = min(refunded, purchase.total)
     if refunded == purchase.refunded:
         return purchase
-    Customer.objects.select_for_update().filter(pk=purchase.customer_id).first()
     purchase.refunded = refunded
     purchase.save(update_fields=["refunded"])
     stats_refresh(purchase.customer)
     points_reverse_for_refund(purchase)
     return purchase
+
+
+def _lock_purchase(order_id: str) -> Purchase | None:
+    """Lock the purchase's customer, then the purchase: the order a merge locks them in. A
+    merge may move the purchase between the two steps; then lock its new customer."""
+    while True:
+        customer_id = (
+            Purchase.objects.filter(order_id=order_id).values_list("customer_id", flat=True).first()
+        )
+        if customer_id is None:
+            return None
+        Customer.objects.select_for_update().filter(pk=customer_id).first()
+        purchase = Purchase.objects.select_for_update().filter(order_id=order_id).first()
+        if purchase.customer_id == customer_id:
+            return purchase
 
 
 def stats_refresh(customer: Customer) -> Customer:

@@ -8,19 +8,28 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
+from django.core import mail
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from rest_framework.authtoken.models import Token
 
 from commerce.events import dispatch
 from customers import events as customer_events
-from customers.errors import InvalidCredentials, InvalidResetLink, ValidationFailed
+from customers.errors import (
+    InvalidConfirmationLink,
+    InvalidCredentials,
+    InvalidResetLink,
+    ValidationFailed,
+)
 from customers.models import ConsentChange, Customer, HistoryEntry, Medium
 from customers.services import (
+    ConfirmationSent,
     account_authenticate,
     account_change_password,
+    account_confirm,
     account_register,
     account_sign_out,
+    customer_create,
     password_reset_confirm,
     password_reset_request,
 )
@@ -44,12 +53,19 @@ def reset_link(message) -> tuple[str, str]:
 # --- Registering -----------------------------------------------------------------------------
 
 
-def test_registering_turns_the_guest_profile_with_that_e_mail_into_the_account(programme, web_jp):
+def confirmation_token(message) -> str:
+    url = re.search(r"https?://\S+", message.body).group(0)
+    return parse_qs(urlsplit(url).query)["token"][0]
+
+
+def test_registering_a_guests_e_mail_joins_the_profile_only_through_the_e_mailed_link(
+    programme, web_jp
+):
     order = order_id()
     dispatch(publish_order_paid(order, "5000", email="hana@example.com", first_name="Hana").pk)
     guest = Customer.objects.get(email="hana@example.com")
 
-    signed_in = register(
+    pending = register(
         email=" HANA@example.com",
         channel=web_jp,
         first_name="Hanako",
@@ -58,6 +74,18 @@ def test_registering_turns_the_guest_profile_with_that_e_mail_into_the_account(p
         consent_text_version="2024-04",
     )
 
+    # Nothing of the guest's is reachable yet: typing someone's e-mail is not proof.
+    assert pending == ConfirmationSent(email="hana@example.com")
+    guest.refresh_from_db()
+    assert guest.is_guest
+    assert not ConsentChange.objects.exists()
+    with pytest.raises(InvalidCredentials):
+        account_authenticate(email="hana@example.com", password=PASSWORD)
+    [message] = mail.outbox
+    assert message.to == ["hana@example.com"]
+
+    signed_in = account_confirm(token=confirmation_token(message))
+
     customer = signed_in.customer
     assert customer.pk == guest.pk
     assert Customer.objects.count() == 1
@@ -65,7 +93,7 @@ def test_registering_turns_the_guest_profile_with_that_e_mail_into_the_account(p
     assert not customer.is_guest
     assert customer.user.email == "hana@example.com"
     assert customer.user.check_password(PASSWORD)
-    assert not customer.user.is_staff
+    assert customer.user.is_active and not customer.user.is_staff
     # What the guest already had stays: the order, its points, the name they gave then.
     assert list(customer.purchases.values_list("order_id", flat=True)) == [order]
     assert account_of(customer).balance == 50
@@ -76,6 +104,20 @@ def test_registering_turns_the_guest_profile_with_that_e_mail_into_the_account(p
     [registered] = events_of(customer_events.CUSTOMER_REGISTERED)
     assert registered.payload["customer_id"] == customer.pk
     assert Token.objects.get(key=signed_in.token).user == customer.user
+    assert account_authenticate(email="hana@example.com", password=PASSWORD).customer == customer
+    # The link works once.
+    with pytest.raises(InvalidConfirmationLink):
+        account_confirm(token=confirmation_token(message))
+
+
+def test_a_tampered_confirmation_link_is_refused(db):
+    customer_create(email="kei@example.com")
+    register(email="kei@example.com")
+    token = confirmation_token(mail.outbox[0])
+
+    with pytest.raises(InvalidConfirmationLink):
+        account_confirm(token=token[:-2] + ("AA" if not token.endswith("AA") else "BB"))
+    assert Customer.objects.get(email="kei@example.com").is_guest
 
 
 def test_registering_a_new_e_mail_creates_the_profile(web_us):

@@ -108,6 +108,7 @@ CUSTOMER_ROUTES = [
 # Open to anyone; `data` here is the set of fields an empty body is told it misses.
 PUBLIC_ROUTES = [
     Route("post", "customer-register", "/api/v1/customers/register/", {"email", "password"}),
+    Route("post", "customer-register-confirm", "/api/v1/customers/register/confirm/", {"token"}),
     Route("post", "customer-sign-in", "/api/v1/customers/sign-in/", {"email", "password"}),
     Route("post", "customer-password-reset", "/api/v1/customers/password-reset/", {"email"}),
     Route(

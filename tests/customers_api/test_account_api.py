@@ -62,8 +62,9 @@ def test_register_creates_an_account_whose_token_works(db):
     assert list(customer.consents.values_list("medium", "granted")) == [("email", True)]
 
 
-def test_registering_a_guests_email_turns_the_guest_profile_into_the_account(db):
+def test_registering_a_guests_email_needs_the_emailed_link_to_join_the_profile(db):
     guest = services.customer_create(email="guest@example.com", first_name="Kenji")
+    services.address_create(guest, line1="1-2-3 Umeda", city="Osaka", country="JP")
 
     response = client().post(
         "/api/v1/customers/register/",
@@ -71,9 +72,24 @@ def test_registering_a_guests_email_turns_the_guest_profile_into_the_account(db)
         format="json",
     )
 
-    assert response.status_code == 201
-    assert response.json()["customer"]["id"] == guest.pk
-    assert response.json()["customer"]["first_name"] == "Kenji"
+    assert response.status_code == 202
+    assert "token" not in response.json() and "customer" not in response.json()
+    assert sign_in("guest@example.com", PASSWORD).status_code == 401
+    link = next(word for word in mail.outbox[0].body.split() if "token=" in word)
+    token = parse_qs(urlsplit(link).query)["token"][0]
+
+    confirmed = client().post(
+        "/api/v1/customers/register/confirm/", {"token": token}, format="json"
+    )
+    again = client().post("/api/v1/customers/register/confirm/", {"token": token}, format="json")
+
+    assert confirmed.status_code == 201
+    assert confirmed.json()["customer"]["id"] == guest.pk
+    assert confirmed.json()["customer"]["first_name"] == "Kenji"
+    addresses = client(confirmed.json()["token"]).get("/api/v1/customers/me/addresses/")
+    assert [a["line1"] for a in addresses.json()] == ["1-2-3 Umeda"]
+    assert again.status_code == 400
+    assert again.json()["code"] == "invalid_confirmation_link"
 
 
 def test_register_works_while_the_app_still_sends_a_stale_token(alice):
