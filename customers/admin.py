@@ -76,22 +76,6 @@ class IdentifierInline(admin.TabularInline):
     readonly_fields = ["created_at"]
 
 
-class AddressInline(admin.StackedInline):
-    model = Address
-    extra = 0
-    fields = [
-        ("last_name", "first_name"),
-        ("last_name_reading", "first_name_reading"),
-        "company",
-        ("postal_code", "country"),
-        ("region", "city"),
-        "line1",
-        "line2",
-        "phone",
-        ("is_default_shipping", "is_default_billing"),
-    ]
-
-
 class ConsentInline(ReadOnlyInline):
     model = Consent
     fields = ["medium", "granted", "text_version", "changed_at"]
@@ -144,10 +128,73 @@ class CustomerForm(forms.ModelForm):
         others = Customer.objects.filter(state=Customer.State.ACTIVE, email=email)
         if email and others.exclude(pk=self.instance.pk).exists():
             raise ValidationError(_("Another customer already has this e-mail address."))
+        if not email and self.instance.pk and self.instance.user_id:
+            raise ValidationError(_("A customer with an account needs an e-mail address."))
         return email
 
     def clean_phone(self):
-        return normalise_phone(self.cleaned_data.get("phone"))
+        channel = self.cleaned_data.get("acquired_channel")
+        return normalise_phone(self.cleaned_data.get("phone"), channel.country if channel else None)
+
+    def clean(self):
+        if self.instance.pk and self.instance.state != Customer.State.ACTIVE:
+            raise ValidationError(_("This profile has been merged or erased and cannot change."))
+        return super().clean()
+
+
+class AddressForm(forms.ModelForm):
+    """The same checks as the address service: an ISO country code and an E.164 phone."""
+
+    class Meta:
+        model = Address
+        fields = [
+            "first_name",
+            "last_name",
+            "first_name_reading",
+            "last_name_reading",
+            "company",
+            "line1",
+            "line2",
+            "city",
+            "region",
+            "postal_code",
+            "country",
+            "phone",
+            "is_default_shipping",
+            "is_default_billing",
+        ]
+
+    def clean_country(self):
+        country = (self.cleaned_data.get("country") or "").strip().upper()
+        if len(country) != 2 or not country.isalpha():
+            raise ValidationError(_("Use the two-letter ISO 3166 country code, e.g. JP."))
+        return country
+
+    def clean(self):
+        cleaned = super().clean()
+        if "phone" in cleaned and "country" in cleaned:
+            try:
+                cleaned["phone"] = normalise_phone(cleaned["phone"], cleaned["country"])
+            except ValidationError as exc:
+                self.add_error("phone", exc)
+        return cleaned
+
+
+class AddressInline(admin.StackedInline):
+    model = Address
+    form = AddressForm
+    extra = 0
+    fields = [
+        ("last_name", "first_name"),
+        ("last_name_reading", "first_name_reading"),
+        "company",
+        ("postal_code", "country"),
+        ("region", "city"),
+        "line1",
+        "line2",
+        "phone",
+        ("is_default_shipping", "is_default_billing"),
+    ]
 
 
 class TierFilter(admin.SimpleListFilter):

@@ -471,7 +471,10 @@ class EarnRate(models.Model):
     """`points` for every `spend` of `currency` paid, e.g. 1 point per 100 JPY."""
 
     programme = models.ForeignKey(
-        LoyaltyProgramme, on_delete=models.CASCADE, related_name="earn_rates"
+        LoyaltyProgramme,
+        on_delete=models.CASCADE,
+        related_name="earn_rates",
+        verbose_name=_("programme"),
     )
     currency = models.CharField(_("currency"), max_length=3, validators=[validate_currency])
     spend = models.DecimalField(_("for every"), max_digits=12, decimal_places=4)
@@ -494,7 +497,12 @@ class EarnRate(models.Model):
 class Tier(models.Model):
     """Reached by lifetime points earned (net of reversals); a tier may multiply earning."""
 
-    programme = models.ForeignKey(LoyaltyProgramme, on_delete=models.CASCADE, related_name="tiers")
+    programme = models.ForeignKey(
+        LoyaltyProgramme,
+        on_delete=models.CASCADE,
+        related_name="tiers",
+        verbose_name=_("programme"),
+    )
     name = models.CharField(_("name"), max_length=50)
     threshold = models.PositiveIntegerField(_("lifetime points needed"))
     multiplier = models.DecimalField(
@@ -522,10 +530,18 @@ class LoyaltyAccount(models.Model):
         Customer, on_delete=models.PROTECT, related_name="loyalty", verbose_name=_("customer")
     )
     programme = models.ForeignKey(
-        LoyaltyProgramme, on_delete=models.PROTECT, related_name="accounts"
+        LoyaltyProgramme,
+        on_delete=models.PROTECT,
+        related_name="accounts",
+        verbose_name=_("programme"),
     )
     tier = models.ForeignKey(
-        Tier, on_delete=models.SET_NULL, null=True, blank=True, related_name="accounts"
+        Tier,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="accounts",
+        verbose_name=_("tier"),
     )
     balance = models.IntegerField(_("points balance"), default=0)
     lifetime_points = models.IntegerField(_("lifetime points earned"), default=0)
@@ -550,7 +566,12 @@ class PointEntry(models.Model):
         EXPIRE = "expire", _("Expired")
         ADJUST = "adjust", _("Adjusted by staff")
 
-    account = models.ForeignKey(LoyaltyAccount, on_delete=models.PROTECT, related_name="entries")
+    account = models.ForeignKey(
+        LoyaltyAccount,
+        on_delete=models.PROTECT,
+        related_name="entries",
+        verbose_name=_("loyalty account"),
+    )
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     points = models.IntegerField(_("points"))
     remaining = models.IntegerField(_("points left"), default=0)
@@ -609,7 +630,11 @@ class Segment(models.Model):
     member_count = models.PositiveIntegerField(_("members"), default=0)
     computed_at = models.DateTimeField(_("computed at"), null=True, blank=True)
     members = models.ManyToManyField(
-        Customer, through="SegmentMembership", related_name="segments", blank=True
+        Customer,
+        through="SegmentMembership",
+        related_name="segments",
+        blank=True,
+        verbose_name=_("members"),
     )
 
     class Meta:
@@ -622,8 +647,12 @@ class Segment(models.Model):
 
 
 class SegmentMembership(models.Model):
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="memberships")
+    segment = models.ForeignKey(
+        Segment, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("segment")
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("customer")
+    )
     since = models.DateTimeField(_("member since"), default=timezone.now)
 
     class Meta:

@@ -128,6 +128,18 @@ def rfm_recompute(*, now=None) -> RfmResult:
             scores_computed_at=now,
         )
         prospects = no_purchase.count()
+        # Merged and erased profiles leave every segment (their purchases moved or they are
+        # gone as a person): no filter or rule should list them.
+        Customer.objects.exclude(state=Customer.State.ACTIVE).filter(
+            Q(rfm_recency__isnull=False) | ~Q(rfm_segment=Band.PROSPECT) | Q(churn_risk=True)
+        ).update(
+            rfm_recency=None,
+            rfm_frequency=None,
+            rfm_monetary=None,
+            rfm_segment=Band.PROSPECT,
+            churn_risk=False,
+            scores_computed_at=now,
+        )
     return RfmResult(scored=scored, changed=changed, prospects=prospects)
 
 

@@ -305,6 +305,14 @@ class PointsAdjustInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=250)
 
 
+class PointsRedeemInputSerializer(serializers.Serializer):
+    points = serializers.IntegerField(min_value=1)
+    reference = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, help_text=_("e.g. a till receipt")
+    )
+    reason = serializers.CharField(max_length=250, required=False, allow_blank=True)
+
+
 class SegmentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Segment

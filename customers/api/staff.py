@@ -22,6 +22,7 @@ from customers.api.serializers import (
     MergeInputSerializer,
     PointEntrySerializer,
     PointsAdjustInputSerializer,
+    PointsRedeemInputSerializer,
     SegmentPreviewInputSerializer,
     SegmentPreviewSerializer,
     SegmentSerializer,
@@ -162,6 +163,20 @@ class StaffCustomerViewSet(
         entry = services.points_adjust(
             self.get_object(), points=d["points"], reason=d["reason"], actor=request.user
         )
+        return Response(PointEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=PointsRedeemInputSerializer, responses={201: PointEntrySerializer})
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="points/redeem",
+        permission_classes=[StaffChangePermissions],
+    )
+    def redeem_points(self, request, pk=None):
+        """Spend points for the customer (at a till, on a phone order): oldest-expiring first;
+        409 when the balance is short."""
+        d = _valid(PointsRedeemInputSerializer, request.data)
+        entry = services.points_redeem(self.get_object(), actor=request.user, **d)
         return Response(PointEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=PointEntrySerializer(many=True))

@@ -14,9 +14,17 @@ from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
 from commerce import events
+from commerce.models import OutboxEvent
 from customers import events as customer_events
 from customers.errors import ProfileClosed
-from customers.models import ConsentChange, ConsentSource, Customer, HistoryEntry, Merge
+from customers.models import (
+    ConsentChange,
+    ConsentSource,
+    Customer,
+    HistoryEntry,
+    Merge,
+    PointEntry,
+)
 from customers.services.profiles import actor_label
 
 PERSONAL_FIELDS = (
@@ -179,7 +187,8 @@ def customer_erase(
         for medium in withdrawn
     )
     customer.history.all().delete()
-    _erase_merged_profiles(customer)
+    erased_ids = [customer.pk, *_erase_merged_profiles(customer)]
+    _scrub_traces(erased_ids)
     HistoryEntry.objects.create(
         customer=customer,
         kind=HistoryEntry.Kind.ERASED,
@@ -207,18 +216,41 @@ def _login_erase(user) -> None:
     user.save()
 
 
-def _erase_merged_profiles(customer: Customer) -> None:
+def _erase_merged_profiles(customer: Customer) -> list[int]:
     """Profiles merged into this one were the same person: their personal data goes too,
-    including a login the merge retired (it still holds the duplicate's e-mail)."""
+    including a login the merge retired (it still holds the duplicate's e-mail). Returns their
+    ids."""
+    erased: list[int] = []
     merges = Merge.objects.filter(survivor=customer)
     for merge in merges.select_related("duplicate"):
         duplicate = merge.duplicate
-        Customer.objects.filter(pk=duplicate.pk).update(**dict.fromkeys(PERSONAL_FIELDS, ""))
+        erased.append(duplicate.pk)
+        Customer.objects.filter(pk=duplicate.pk).update(
+            **dict.fromkeys(PERSONAL_FIELDS, ""), erased_at=timezone.now()
+        )
         login_id = (merge.snapshot or {}).get("login_id")
         if login_id:
             # Unless it moved to the survivor (then it was erased with it, or still in use).
             for retired in get_user_model().objects.filter(pk=login_id, customer__isnull=True):
                 _login_erase(retired)
         duplicate.history.all().delete()
-        _erase_merged_profiles(duplicate)
+        erased += _erase_merged_profiles(duplicate)
     merges.update(snapshot={})
+    return erased
+
+
+# What events and the ledger may hold that names the person.
+PERSONAL_PAYLOAD_KEYS = ("email", "phone", "first_name", "last_name", "name")
+
+
+def _scrub_traces(customer_ids: list[int]) -> None:
+    """Events about these customers keep their ids and facts, not names or contact details;
+    staff's free-text reasons on their point adjustments go too."""
+    subject_ids = [str(pk) for pk in customer_ids]
+    for event in OutboxEvent.objects.filter(subject_type="customer", subject_id__in=subject_ids):
+        payload = {k: v for k, v in event.payload.items() if k not in PERSONAL_PAYLOAD_KEYS}
+        if payload != event.payload:
+            OutboxEvent.objects.filter(pk=event.pk).update(payload=payload)
+    PointEntry.objects.filter(
+        account__customer_id__in=customer_ids, kind=PointEntry.Kind.ADJUST
+    ).update(reason="")

@@ -320,9 +320,15 @@ def identifier_add(
                 ]
             }
         )
-    return ExternalIdentifier.objects.create(
-        customer=customer, channel=channel, kind=kind, value=value
-    )
+    try:
+        with transaction.atomic():
+            return ExternalIdentifier.objects.create(
+                customer=customer, channel=channel, kind=kind, value=value
+            )
+    except IntegrityError as exc:  # the same identifier added at the same moment elsewhere
+        raise ValidationFailed(
+            {"value": [_("This identifier already belongs to another customer.")]}
+        ) from exc
 
 
 def customer_find_by_identifier(*, channel: Channel, kind: str, value: str) -> Customer | None:
@@ -337,7 +343,9 @@ def customer_find_by_identifier(*, channel: Channel, kind: str, value: str) -> C
 # --- Addresses -------------------------------------------------------------------------------
 
 
-def _clean_address(fields: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+def _clean_address(
+    fields: dict[str, Any], *, partial: bool, country: str | None = None
+) -> dict[str, Any]:
     unknown = set(fields) - {*ADDRESS_FIELDS, "is_default_shipping", "is_default_billing"}
     if unknown:
         raise TypeError(f"unknown address fields: {sorted(unknown)}")
@@ -352,7 +360,7 @@ def _clean_address(fields: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         errors["line1"] = [_("This field is required.")]
     if "phone" in fields:
         try:
-            fields["phone"] = normalise_phone(fields["phone"], fields.get("country") or None)
+            fields["phone"] = normalise_phone(fields["phone"], fields.get("country") or country)
         except ValidationError as exc:
             errors["phone"] = [str(m) for m in exc.messages]
     if errors:
@@ -387,7 +395,7 @@ def address_create(customer: Customer, **fields: Any) -> Address:
 def address_update(address: Address, **fields: Any) -> Address:
     Customer.objects.select_for_update().filter(pk=address.customer_id).first()
     address = Address.objects.get(pk=address.pk)
-    fields = _clean_address(fields, partial=True)
+    fields = _clean_address(fields, partial=True, country=address.country)
     for name, value in fields.items():
         setattr(address, name, value)
     if not address.line1.strip():

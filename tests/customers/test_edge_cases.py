@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from commerce.models import OutboxEvent
 from customers.errors import ProfileClosed
 from customers.models import CustomerSpend, PointEntry, Purchase
+from customers.segments import rfm_recompute
 from customers.services import (
+    address_create,
+    address_update,
     customer_create,
     customer_erase,
     customer_find_or_create,
@@ -83,3 +87,41 @@ def test_japanese_names_are_shown_family_name_first(db):
     sam = customer_create(first_name="Sam", last_name="Smith", language="en")
 
     assert (hanako.full_name, sam.full_name) == ("山田 花子", "Sam Smith")
+
+
+def test_erasure_scrubs_names_and_contacts_from_events_and_staff_reasons(programme, alice, bob):
+    factories.buy(bob, 5_000)
+    points_adjust(bob, points=10, reason="Sorry Bob Baba, parcel was late")
+    customer_merge(survivor=alice, duplicate=bob)
+
+    customer_erase(alice)
+
+    ids = [str(alice.pk), str(bob.pk)]
+    payloads = OutboxEvent.objects.filter(subject_type="customer", subject_id__in=ids)
+    text = " ".join(str(e.payload) for e in payloads)
+    assert "alice@example.com" not in text and "bob@example.com" not in text
+    assert "Alice" not in text and "Bob" not in text
+    assert payloads.filter(type="customer.erased").exists()
+    assert not PointEntry.objects.filter(reason__icontains="Bob").exists()
+    bob.refresh_from_db()
+    assert (bob.email, bob.first_name, bob.erased_at is not None) == ("", "", True)
+
+
+def test_recompute_takes_closed_profiles_out_of_every_rfm_segment(programme, alice, bob):
+    factories.buy(bob, 5_000)
+    rfm_recompute()
+    customer_merge(survivor=alice, duplicate=bob)
+
+    rfm_recompute()
+
+    bob.refresh_from_db()
+    assert (bob.rfm_segment, bob.rfm_recency, bob.churn_risk) == ("prospect", None, False)
+
+
+def test_changing_only_an_addresss_phone_reads_it_in_the_addresss_country(db):
+    person = customer_create(email="sam@example.com")
+    address = address_create(person, line1="1 Market St", city="San Francisco", country="US")
+
+    address = address_update(address, phone="(415) 555-0123")
+
+    assert address.phone == "+14155550123"

@@ -310,6 +310,18 @@ STAFF_ROUTES = [
         lambda w: {"points": 50, "reason": "Late delivery"},
     ),
     StaffRoute(
+        "post",
+        "staff-customer-redeem-points",
+        ALICE + "points/redeem/",
+        "customers.change_customer",
+        201,
+        lambda w, b: (
+            (b["kind"], b["points"], b["reference"], w.alice.reload().loyalty.balance),
+            ("redeem", -20, "R-77", 100),
+        ),
+        lambda w: {"points": 20, "reference": "R-77"},
+    ),
+    StaffRoute(
         "get",
         "staff-customer-point-entries",
         ALICE + "points/entries/",
