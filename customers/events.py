@@ -5,7 +5,7 @@ querying back; personal data only where the consumer needs it to reach the perso
 """
 
 CUSTOMER_CREATED = "customer.created"  # {customer_id, email, channel, guest}
-CUSTOMER_REGISTERED = "customer.registered"  # {customer_id, email, channel, language}
+CUSTOMER_REGISTERED = "customer.registered"  # {customer_id, email, channel, language, first_name}
 CUSTOMER_UPDATED = "customer.updated"  # {customer_id, fields}
 CUSTOMER_MERGED = "customer.merged"  # {survivor_id, duplicate_id}: orders/returns re-point
 CUSTOMER_ERASED = "customer.erased"  # {customer_id}: other apps anonymise their copies
