@@ -132,14 +132,19 @@ class CustomerForm(forms.ModelForm):
             raise ValidationError(_("A customer with an account needs an e-mail address."))
         return email
 
-    def clean_phone(self):
-        channel = self.cleaned_data.get("acquired_channel")
-        return normalise_phone(self.cleaned_data.get("phone"), channel.country if channel else None)
-
     def clean(self):
         if self.instance.pk and self.instance.state != Customer.State.ACTIVE:
             raise ValidationError(_("This profile has been merged or erased and cannot change."))
-        return super().clean()
+        cleaned = super().clean()
+        if "phone" in cleaned:  # here, not in clean_phone: the channel is cleaned after it
+            channel = cleaned.get("acquired_channel")
+            try:
+                cleaned["phone"] = normalise_phone(
+                    cleaned["phone"], channel.country if channel else None
+                )
+            except ValidationError as exc:
+                self.add_error("phone", exc)
+        return cleaned
 
 
 class AddressForm(forms.ModelForm):

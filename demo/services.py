@@ -460,22 +460,26 @@ def _seed_customer_records(
     profiles: dict[int, Customer] = {}
     for person in people:
         channel = channels[person.channel]
-        customer = customer_services.customer_create(
-            channel=channel,
-            acquired_at=person.acquired_at,
-            **{name: value for name, value in person.profile.items() if value},
-        )
-        profiles[person.key] = customer
-        for address in person.addresses:
-            customer_services.address_create(customer, **address)
+        profile = {name: value for name, value in person.profile.items() if value}
         if person.login:
+            # Registered from the start: the profile is the account's (a guest profile with
+            # the same e-mail would need the e-mailed confirmation link).
             customer = customer_services.account_register(
-                email=person.profile["email"],
                 password=customers_data.DEMO_PASSWORD,
                 channel=channel,
                 marketing_consent=person.consents,
                 consent_text_version=customers_data.CONSENT_TEXT_VERSION,
+                **profile,
             ).customer
+            Customer.objects.filter(pk=customer.pk).update(acquired_at=person.acquired_at)
+        else:
+            customer = customer_services.customer_create(
+                channel=channel, acquired_at=person.acquired_at, **profile
+            )
+        profiles[person.key] = customer
+        for address in person.addresses:
+            customer_services.address_create(customer, **address)
+        if person.login:
             customer_services.loyalty_join(customer, actor="customer")
             report.logins += 1
         else:
