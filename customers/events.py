@@ -14,7 +14,8 @@ LOYALTY_JOINED = "loyalty.joined"  # {customer_id, account_id, programme}
 LOYALTY_TIER_CHANGED = "loyalty.tier_changed"  # {customer_id, from_tier, to_tier, lifetime_points}
 LOYALTY_POINTS_CHANGED = "loyalty.points_changed"  # {customer_id, kind, points, balance}
 
-# Consumed (published by `orders`). Payload fields this app reads:
+# Consumed (published by `orders` with subject_type "order", subject_id the order id). Payload
+# fields this app reads:
 # order.paid: {order_id, number, channel, currency, total, customer_id?, email?, phone?,
 #              first_name?, last_name?, paid_at}
 # order.refunded: {order_id, currency, amount, refunded_total?, refunded_at}

@@ -62,7 +62,7 @@ def _customer_for(
         except ValidationFailed:
             # Only an unusable phone number to go by: retrying would never succeed, and the
             # sale must still count for the shop. It stays unattributed, like a till sale.
-            logger.warning("Order paid with unusable contact details %r / %r", email, phone)
+            logger.warning("A paid order's contact details are unusable; credited to nobody")
             return None
         return customer
     return None  # an anonymous till sale: nobody to credit
