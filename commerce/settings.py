@@ -308,3 +308,11 @@ CUSTOMERS_CHURN_MIN_DAYS = env.int("CUSTOMERS_CHURN_MIN_DAYS", default=30)
 CUSTOMERS_CHURN_SINGLE_ORDER_DAYS = env.int("CUSTOMERS_CHURN_SINGLE_ORDER_DAYS", default=180)
 # Where the links in e-mails point (unsubscribe): the public address of this server.
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
+
+# Orders: how tax is rounded to the minor unit, per currency ("*": the others). JPY rounds down,
+# as most Japanese merchants print it; see orders/pricing.py.
+ORDERS_TAX_ROUNDING = {
+    "JPY": env.str("ORDERS_TAX_ROUNDING_JPY", default="ROUND_DOWN"),
+    "*": env.str("ORDERS_TAX_ROUNDING", default="ROUND_HALF_UP"),
+}
+ORDERS_SHIPPING_TAX_CLASS = env.str("ORDERS_SHIPPING_TAX_CLASS", default="standard")

@@ -29,6 +29,19 @@ CHANNELS = [
 
 TAX_CLASSES = [("standard", "Standard rate"), ("reduced", "Reduced rate (food)")]
 
+TAX_RATES = [
+    # tax class, country, region ("" = the whole country), rate, name on invoices
+    ("standard", "JP", "", "0.10", "消費税 10%"),
+    ("reduced", "JP", "", "0.08", "軽減税率 8%"),
+    # US sales tax where the shop has nexus; elsewhere it collects none.
+    ("standard", "US", "", "0", "No sales tax collected"),
+    ("reduced", "US", "", "0", "No sales tax collected"),
+    ("standard", "US", "NY", "0.08875", "NY sales tax"),
+    ("reduced", "US", "NY", "0", "NY: food exempt"),
+    ("standard", "US", "NJ", "0.06625", "NJ sales tax"),
+    ("reduced", "US", "NJ", "0", "NJ: food exempt"),
+]
+
 CATEGORIES = {
     ("apparel", "Apparel"): [
         ("t-shirts", "T-shirts"),

@@ -55,6 +55,7 @@ from inventory.models import (
     Supplier,
     SupplierItem,
 )
+from orders.models import TaxRate
 
 
 @dataclass
@@ -84,6 +85,13 @@ def seed_reference_data() -> None:
         )
     for code, name in catalog_data.TAX_CLASSES:
         TaxClass.objects.update_or_create(code=code, defaults={"name": name})
+    for code, country, region, rate, name in catalog_data.TAX_RATES:
+        TaxRate.objects.update_or_create(
+            tax_class=TaxClass.objects.get(code=code),
+            country=country,
+            region=region,
+            defaults={"rate": Decimal(rate), "name": name},
+        )
     for position, ((slug, name), children) in enumerate(catalog_data.CATEGORIES.items()):
         parent = Category.objects.filter(slug=slug).first() or catalog_services.category_create(
             name=name, slug=slug, position=position
