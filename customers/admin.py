@@ -608,11 +608,14 @@ class SegmentForm(forms.ModelForm):
 class SegmentPreviewForm(forms.Form):
     rule = forms.JSONField(
         label=_("Rule"),
+        required=False,  # [] is a rule: every active customer
         widget=forms.Textarea(attrs={"rows": 8, "cols": 90}),
         help_text=Segment._meta.get_field("rule").help_text,
     )
 
     def clean_rule(self):
+        if self.cleaned_data.get("rule") is None:
+            self.cleaned_data["rule"] = []
         return SegmentForm.clean_rule(self)
 
 

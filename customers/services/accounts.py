@@ -117,7 +117,9 @@ def account_register(
     user = User(username=f"c-{secrets.token_hex(8)}", email=email)
     user.set_password(password)
     user.save()
-    customer = customer_create(email=email, channel=channel, actor="customer", **profile)
+    customer = customer_create(
+        email=email, channel=channel, actor="customer", registering=True, **profile
+    )
     return _activate(
         customer,
         user,

@@ -106,9 +106,11 @@ def customer_create(
     actor: AbstractBaseUser | str | None = None,
     tags: Iterable[str] = (),
     acquired_at=None,
+    registering: bool = False,
     **fields: Any,
 ) -> Customer:
-    """Create a profile (a guest until it gets a login). E-mail and phone are normalised."""
+    """Create a profile (a guest until it gets a login; `registering` when the login follows in
+    the same transaction). E-mail and phone are normalised."""
     unknown = set(fields) - set(PROFILE_FIELDS)
     if unknown:
         raise TypeError(f"unknown customer fields: {sorted(unknown)}")
@@ -141,7 +143,7 @@ def customer_create(
             "customer_id": customer.pk,
             "email": customer.email,
             "channel": channel.code if channel else None,
-            "guest": True,
+            "guest": not registering,
         },
     )
     return customer

@@ -125,3 +125,18 @@ def test_changing_only_an_addresss_phone_reads_it_in_the_addresss_country(db):
     address = address_update(address, phone="(415) 555-0123")
 
     assert address.phone == "+14155550123"
+
+
+def test_a_profile_made_by_registering_is_not_announced_as_a_guest(db):
+    from customers import events as customer_events
+    from customers.services import account_register
+
+    account_register(email="new@example.com", password="Sencha-and-mochi-42")
+    guest = customer_create(email="guest@example.com")
+
+    payloads = {
+        e.payload["email"]: e.payload["guest"]
+        for e in factories.events_of(customer_events.CUSTOMER_CREATED)
+    }
+    assert payloads == {"new@example.com": False, "guest@example.com": True}
+    assert guest.is_guest

@@ -923,6 +923,13 @@ def test_segment_preview_of_a_saved_segment_and_of_a_posted_rule(superuser_clien
     assert Segment.objects.get(pk=segment.pk).member_count == 0  # a preview saves nothing
 
 
+def test_segment_preview_of_an_empty_rule_counts_every_active_customer(superuser_client, vips):
+    response = superuser_client.post(reverse("admin:customers_segment_preview"), {"rule": "[]"})
+
+    assert response.status_code == 200
+    assert response.context["count"] == Customer.objects.filter(state="active").count() == 3
+
+
 def test_segment_preview_of_a_bad_rule_shows_the_error(superuser_client, vips):
     response = superuser_client.post(
         reverse("admin:customers_segment_preview"), {"rule": json.dumps([{"field": "nope"}])}
