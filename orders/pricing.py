@@ -178,7 +178,7 @@ def quote(
         exact = base * rate / (1 + rate) if inclusive else base * rate
         tax = exact.quantize(unit, rounding=rounding)
         for i, share in zip(
-            indexes, _split(tax, [amounts[i][2] for i in indexes], unit), strict=True
+            indexes, split(tax, [amounts[i][2] for i in indexes], unit), strict=True
         ):
             line_tax[i] = share
         net, gross = (base - tax, base) if inclusive else (base, base + tax)
@@ -210,7 +210,7 @@ def quote(
     )
 
 
-def _split(total: Decimal, weights: list[Decimal], unit: Decimal) -> list[Decimal]:
+def split(total: Decimal, weights: list[Decimal], unit: Decimal) -> list[Decimal]:
     """`total` in proportion to `weights`, in whole minor units that add up to `total`
     (largest remainder; ties to the earlier line)."""
     whole = sum(weights, ZERO)

@@ -1,0 +1,224 @@
+"""Discount codes and automatic promotions: does one apply to a cart, and for how much.
+
+A code that does not apply says why, with a stable `reason` a storefront can show or translate:
+unknown, inactive, not_started, expired, wrong_channel, wrong_currency, used_up,
+customer_used_up, below_minimum (with the amount still missing), no_matching_items,
+no_shipping. Redemptions are written at checkout (issue #5, next); the limits here count them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from commerce.errors import DomainError, ValidationFailed
+from commerce.models import Channel
+from commerce.money import currency_exponent
+from orders.models import Discount, DiscountCode, DiscountRedemption
+from orders.pricing import split
+
+ZERO = Decimal(0)
+# No 0/O, 1/I/L: codes are read aloud on the phone and typed from printed flyers.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+class DiscountNotApplicable(DomainError):
+    code = "discount_not_applicable"
+    status = 400
+    title = gettext_lazy("This discount does not apply")
+
+    def __init__(self, reason: str, detail: str, **extra) -> None:
+        super().__init__(detail, reason=reason, **extra)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class CartLine:
+    key: str  # the SKU
+    product_id: int
+    category_path: str  # the product's category path ("/3/17/"), "" without one
+    amount: Decimal  # the line after other discounts, in the channel's price basis
+
+
+@dataclass(frozen=True)
+class Applied:
+    discount: Discount
+    code: DiscountCode | None
+    amount: Decimal  # the whole reduction
+    lines: dict[str, Decimal]  # its share per SKU (empty for a shipping discount)
+    shipping: Decimal
+
+
+def normalise_code(code: str) -> str:
+    return "".join((code or "").split()).upper()
+
+
+def code_get(code: str) -> DiscountCode:
+    found = (
+        DiscountCode.objects.select_related("discount").filter(code=normalise_code(code)).first()
+    )
+    if found is None:
+        raise DiscountNotApplicable("unknown", _("There is no such code."))
+    return found
+
+
+def discount_apply(
+    discount: Discount,
+    *,
+    channel: Channel,
+    lines: list[CartLine],
+    shipping: Decimal = ZERO,
+    code: DiscountCode | None = None,
+    customer_id: int | None = None,
+    now: datetime | None = None,
+) -> Applied:
+    """How much `discount` (through `code`, if one was typed) takes off this cart, or why not."""
+    now = now or timezone.now()
+    currency = channel.currency
+    unit = Decimal(1).scaleb(-currency_exponent(currency))
+    _check_rules(discount, code=code, channel=channel, customer_id=customer_id, now=now)
+
+    if discount.target == Discount.Target.SHIPPING:
+        if shipping <= 0:
+            raise DiscountNotApplicable("no_shipping", _("This order has no shipping to discount."))
+        base, matching = shipping, []
+    elif discount.target == Discount.Target.PRODUCTS:
+        matching = _matching(discount, lines)
+        if not matching:
+            raise DiscountNotApplicable(
+                "no_matching_items", _("Nothing in the cart is part of this offer.")
+            )
+        base = sum((line.amount for line in matching), ZERO)
+    else:
+        matching = [line for line in lines if line.amount > 0]
+        base = sum((line.amount for line in matching), ZERO)
+
+    subtotal = sum((line.amount for line in lines), ZERO)
+    if discount.min_subtotal is not None and subtotal < discount.min_subtotal:
+        missing = discount.min_subtotal - subtotal
+        raise DiscountNotApplicable(
+            "below_minimum",
+            _("Add %(missing)s %(currency)s more to use this offer.")
+            % {"missing": f"{missing.quantize(unit):f}", "currency": currency},
+            missing=f"{missing.quantize(unit):f}",
+        )
+
+    if discount.kind == Discount.Kind.PERCENTAGE:
+        amount = (base * discount.value / 100).quantize(unit, rounding=ROUND_HALF_UP)
+    else:
+        amount = min(discount.value.quantize(unit, rounding=ROUND_HALF_UP), base)
+    if discount.target == Discount.Target.SHIPPING:
+        return Applied(discount=discount, code=code, amount=amount, lines={}, shipping=amount)
+    shares = split(amount, [line.amount for line in matching], unit)
+    per_line = {line.key: share for line, share in zip(matching, shares, strict=True)}
+    return Applied(discount=discount, code=code, amount=amount, lines=per_line, shipping=ZERO)
+
+
+def _check_rules(
+    discount: Discount,
+    *,
+    code: DiscountCode | None,
+    channel: Channel,
+    customer_id: int | None,
+    now: datetime,
+) -> None:
+    if not discount.is_active:
+        raise DiscountNotApplicable("inactive", _("This offer has ended."))
+    if discount.valid_from and now < discount.valid_from:
+        raise DiscountNotApplicable("not_started", _("This offer has not started yet."))
+    if discount.valid_until and now >= discount.valid_until:
+        raise DiscountNotApplicable("expired", _("This offer has expired."))
+    channels = list(discount.channels.all())
+    if channels and channel not in channels:
+        raise DiscountNotApplicable("wrong_channel", _("This offer is not valid in this shop."))
+    if discount.currency and discount.currency != channel.currency:
+        raise DiscountNotApplicable(
+            "wrong_currency",
+            _("This offer is for orders in %(currency)s.") % {"currency": discount.currency},
+        )
+    if code is not None and code.single_use and code.times_used > 0:
+        raise DiscountNotApplicable("used_up", _("This code has already been used."))
+    if discount.usage_limit is not None and discount.times_used >= discount.usage_limit:
+        raise DiscountNotApplicable("used_up", _("This offer has been used up."))
+    if discount.per_customer_limit is not None and customer_id is not None:
+        used = DiscountRedemption.objects.filter(discount=discount, customer_id=customer_id).count()
+        if used >= discount.per_customer_limit:
+            raise DiscountNotApplicable("customer_used_up", _("You have already used this offer."))
+
+
+def _matching(discount: Discount, lines: list[CartLine]) -> list[CartLine]:
+    product_ids = set(discount.products.values_list("pk", flat=True))
+    paths = list(discount.categories.values_list("path", flat=True))
+    return [
+        line
+        for line in lines
+        if line.amount > 0
+        and (
+            line.product_id in product_ids
+            or any(line.category_path.startswith(path) for path in paths if path)
+        )
+    ]
+
+
+def automatic_discounts(
+    *,
+    channel: Channel,
+    lines: list[CartLine],
+    shipping: Decimal = ZERO,
+    customer_id: int | None = None,
+    now: datetime | None = None,
+) -> list[Applied]:
+    """Every automatic promotion that applies to the cart (e.g. free shipping over an amount)."""
+    applied = []
+    for discount in Discount.objects.filter(automatic=True, is_active=True):
+        try:
+            applied.append(
+                discount_apply(
+                    discount,
+                    channel=channel,
+                    lines=lines,
+                    shipping=shipping,
+                    customer_id=customer_id,
+                    now=now,
+                )
+            )
+        except DiscountNotApplicable:
+            continue
+    return applied
+
+
+@transaction.atomic
+def codes_generate(
+    discount: Discount, *, count: int, prefix: str = "", length: int = 8, batch: str = ""
+) -> list[DiscountCode]:
+    """`count` single-use codes (automation issues them, e.g. for abandoned carts)."""
+    if not 1 <= count <= 100_000:
+        raise ValidationFailed({"count": [_("Generate between 1 and 100,000 codes.")]})
+    if length < 6:
+        raise ValidationFailed({"length": [_("Codes need at least 6 characters.")]})
+    prefix = normalise_code(prefix)
+    codes: list[DiscountCode] = []
+    while len(codes) < count:
+        wanted = count - len(codes)
+        candidates = {
+            prefix + "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
+            for _ in range(wanted)
+        }
+        taken = set(DiscountCode.objects.filter(code__in=candidates).values_list("code", flat=True))
+        fresh = [
+            DiscountCode(discount=discount, code=c, single_use=True, batch=batch)
+            for c in sorted(candidates - taken)
+        ]
+        try:
+            with transaction.atomic():
+                codes += DiscountCode.objects.bulk_create(fresh)
+        except IntegrityError:
+            continue  # another batch took one of them at the same moment: draw again
+    return codes
