@@ -44,17 +44,7 @@ from customers.models import (
 from customers.normalise import normalise_email, normalise_phone
 from customers.segments import rule_compile, segment_preview, segment_recompute
 from customers.selectors import customer_search
-
-PROFILE_FIELDS = (
-    "first_name",
-    "last_name",
-    "first_name_reading",
-    "last_name_reading",
-    "email",
-    "phone",
-    "language",
-    "notes",
-)
+from customers.services.profiles import PROFILE_FIELDS
 
 
 class ReadOnlyInline(admin.TabularInline):

@@ -36,6 +36,7 @@ from customers.api.serializers import (
     TokenSerializer,
     UnsubscribedSerializer,
     UnsubscribeInputSerializer,
+    validated,
 )
 from customers.models import (
     Address,
@@ -47,12 +48,6 @@ from customers.models import (
 )
 
 TAG = ["storefront: account"]
-
-
-def _valid(serializer_class, data, **kwargs) -> dict:
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 @extend_schema(
@@ -72,7 +67,7 @@ class RegisterView(APIView):
     throttle_scope = "customer_sign_in"
 
     def post(self, request):
-        d = _valid(RegisterInputSerializer, request.data)
+        d = validated(RegisterInputSerializer, request.data)
         result = services.account_register(
             email=d.pop("email"),
             password=d.pop("password"),
@@ -103,7 +98,7 @@ class RegisterConfirmView(APIView):
     throttle_scope = "password_reset_confirm"
 
     def post(self, request):
-        d = _valid(TokenSerializer, request.data)
+        d = validated(TokenSerializer, request.data)
         signed_in = services.account_confirm(token=d["token"])
         body = {"token": signed_in.token, "customer": ProfileSerializer(signed_in.customer).data}
         return Response(body, status=status.HTTP_201_CREATED)
@@ -119,7 +114,7 @@ class SignInView(APIView):
     throttle_scope = "customer_sign_in"
 
     def post(self, request):
-        d = _valid(SignInInputSerializer, request.data)
+        d = validated(SignInInputSerializer, request.data)
         signed_in = services.account_authenticate(email=d["email"], password=d["password"])
         return Response(
             {"token": signed_in.token, "customer": ProfileSerializer(signed_in.customer).data}
@@ -144,7 +139,7 @@ class PasswordChangeView(APIView):
     permission_classes = [IsCustomer]
 
     def post(self, request):
-        d = _valid(PasswordChangeInputSerializer, request.data)
+        d = validated(PasswordChangeInputSerializer, request.data)
         token = services.account_change_password(
             customer=request.customer,
             current_password=d["current_password"],
@@ -163,7 +158,7 @@ class PasswordResetView(APIView):
     throttle_scope = "password_reset"
 
     def post(self, request):
-        d = _valid(PasswordResetInputSerializer, request.data)
+        d = validated(PasswordResetInputSerializer, request.data)
         services.password_reset_request(email=d["email"])
         return Response(status=status.HTTP_202_ACCEPTED)
 
@@ -178,7 +173,7 @@ class PasswordResetConfirmView(APIView):
     throttle_scope = "password_reset_confirm"
 
     def post(self, request):
-        d = _valid(PasswordResetConfirmInputSerializer, request.data)
+        d = validated(PasswordResetConfirmInputSerializer, request.data)
         services.password_reset_confirm(
             uid=d["uid"], token=d["token"], new_password=d["new_password"]
         )
@@ -196,7 +191,7 @@ class MeView(GenericAPIView):
         return Response(ProfileSerializer(request.customer).data)
 
     def patch(self, request):
-        d = _valid(ProfileSerializer, request.data, partial=True)
+        d = validated(ProfileSerializer, request.data, partial=True)
         fields = {k: v for k, v in d.items() if k in {"email", *PROFILE_INPUT_FIELDS}}
         customer = services.customer_update(request.customer, actor="customer", **fields)
         return Response(ProfileSerializer(customer).data)
@@ -218,7 +213,7 @@ class AddressListView(GenericAPIView):
         return Response(AddressSerializer(request.customer.addresses.all(), many=True).data)
 
     def post(self, request):
-        d = _valid(AddressSerializer, request.data)
+        d = validated(AddressSerializer, request.data)
         address = services.address_create(request.customer, **d)
         return Response(AddressSerializer(address).data, status=status.HTTP_201_CREATED)
 
@@ -239,7 +234,7 @@ class AddressDetailView(GenericAPIView):
 
     def patch(self, request, pk):
         address = self.get_object()
-        d = _valid(AddressSerializer, request.data, partial=True)
+        d = validated(AddressSerializer, request.data, partial=True)
         address = services.address_update(address, **d)
         return Response(AddressSerializer(address).data)
 
@@ -263,7 +258,7 @@ class ConsentView(GenericAPIView):
 
     @extend_schema(request=ConsentInputSerializer, responses=ConsentSerializer(many=True))
     def post(self, request):
-        d = _valid(ConsentInputSerializer, request.data)
+        d = validated(ConsentInputSerializer, request.data)
         services.consent_set(
             request.customer,
             medium=d["medium"],
@@ -305,7 +300,7 @@ class UnsubscribeView(APIView):
     authentication_classes = []
 
     def post(self, request):
-        d = _valid(UnsubscribeInputSerializer, request.data)
+        d = validated(UnsubscribeInputSerializer, request.data)
         _customer, medium = services.unsubscribe(d["token"])
         return Response({"medium": medium, "granted": False})
 

@@ -8,6 +8,7 @@ from customers.models import (
     ConsentChange,
     Customer,
     ExternalIdentifier,
+    HistoryEntry,
     LoyaltyAccount,
     Medium,
     PointEntry,
@@ -22,6 +23,13 @@ PROFILE_INPUT_FIELDS = [
     "phone",
     "language",
 ]
+
+
+def validated(serializer_class, data, **kwargs) -> dict:
+    """The input's validated data, or a 400 naming the fields."""
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
 
 
 class ChannelCodeField(serializers.SlugRelatedField):
@@ -311,6 +319,12 @@ class PointsRedeemInputSerializer(serializers.Serializer):
         max_length=64, required=False, allow_blank=True, help_text=_("e.g. a till receipt")
     )
     reason = serializers.CharField(max_length=250, required=False, allow_blank=True)
+
+
+class HistorySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = HistoryEntry
+        fields = ["kind", "message", "data", "actor", "created_at"]
 
 
 class SegmentSerializer(serializers.ModelSerializer):

@@ -18,6 +18,7 @@ from customers.api.serializers import (
     EraseInputSerializer,
     FindOrCreateInputSerializer,
     FoundSerializer,
+    HistorySerializer,
     IdentifierSerializer,
     MergeInputSerializer,
     PointEntrySerializer,
@@ -28,31 +29,11 @@ from customers.api.serializers import (
     SegmentSerializer,
     StaffCustomerInputSerializer,
     StaffCustomerSerializer,
+    validated,
 )
 from customers.models import Customer, HistoryEntry, PointEntry, Segment
 from customers.segments import rule_compile, segment_preview, segment_recompute
 from customers.selectors import customers_for_staff
-
-
-def _valid(serializer_class, data, **kwargs) -> dict:
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-class HistorySerializer:
-    @staticmethod
-    def many(entries) -> list[dict]:
-        return [
-            {
-                "kind": e.kind,
-                "message": e.message,
-                "data": e.data,
-                "actor": e.actor,
-                "created_at": e.created_at,
-            }
-            for e in entries
-        ]
 
 
 @extend_schema(tags=["staff: customers"])
@@ -75,7 +56,7 @@ class StaffCustomerViewSet(
 
     @extend_schema(request=StaffCustomerInputSerializer, responses={201: StaffCustomerSerializer})
     def create(self, request):
-        d = _valid(StaffCustomerInputSerializer, request.data)
+        d = validated(StaffCustomerInputSerializer, request.data)
         tags = d.pop("tags", [])
         customer = services.customer_create(
             channel=d.pop("channel", None), actor=request.user, tags=tags, **d
@@ -85,7 +66,7 @@ class StaffCustomerViewSet(
     @extend_schema(request=StaffCustomerInputSerializer, responses=StaffCustomerSerializer)
     def partial_update(self, request, pk=None):
         customer = self.get_object()
-        d = _valid(StaffCustomerInputSerializer, request.data, partial=True)
+        d = validated(StaffCustomerInputSerializer, request.data, partial=True)
         d.pop("channel", None)
         tags = d.pop("tags", None)
         with transaction.atomic():
@@ -98,7 +79,7 @@ class StaffCustomerViewSet(
     @action(detail=False, methods=["post"], url_path="find-or-create")
     def find_or_create(self, request):
         """For a phone order: the caller's profile by e-mail (else phone), or a new guest one."""
-        d = _valid(FindOrCreateInputSerializer, request.data)
+        d = validated(FindOrCreateInputSerializer, request.data)
         d.pop("tags", None)
         d.pop("notes", None)
         customer, created = services.customer_find_or_create(
@@ -121,7 +102,7 @@ class StaffCustomerViewSet(
     def merge(self, request, pk=None):
         """Merge another profile of the same person into this one (the duplicate is closed)."""
         survivor = self.get_object()
-        d = _valid(MergeInputSerializer, request.data)
+        d = validated(MergeInputSerializer, request.data)
         services.customer_merge(survivor=survivor, duplicate=d["duplicate"], actor=request.user)
         return self._output(survivor)
 
@@ -129,7 +110,7 @@ class StaffCustomerViewSet(
     @action(detail=True, methods=["post"], permission_classes=[StaffDeletePermissions])
     def erase(self, request, pk=None):
         """Anonymise the person; purchases and the point ledger stay for accounting."""
-        d = _valid(EraseInputSerializer, request.data)
+        d = validated(EraseInputSerializer, request.data)
         customer = services.customer_erase(
             self.get_object(), actor=request.user, reason=d.get("reason", "")
         )
@@ -141,17 +122,18 @@ class StaffCustomerViewSet(
         """Everything held about this customer, for a subject access request."""
         return Response(services.customer_export(self.get_object()))
 
-    @extend_schema(responses=dict)
+    @extend_schema(responses=HistorySerializer(many=True))
     @action(detail=True, methods=["get"])
     def history(self, request, pk=None):
+        """The profile's history, newest first (the last 200 entries)."""
         entries = HistoryEntry.objects.filter(customer=self.get_object())[:200]
-        return Response(HistorySerializer.many(entries))
+        return Response(HistorySerializer(entries, many=True).data)
 
     @extend_schema(request=IdentifierSerializer, responses={201: IdentifierSerializer})
     @action(detail=True, methods=["post"], permission_classes=[StaffChangePermissions])
     def identifiers(self, request, pk=None):
         """Link an external identifier (marketplace buyer id, member card) to this profile."""
-        d = _valid(IdentifierSerializer, request.data)
+        d = validated(IdentifierSerializer, request.data)
         identifier = services.identifier_add(self.get_object(), **d)
         return Response(IdentifierSerializer(identifier).data, status=status.HTTP_201_CREATED)
 
@@ -159,7 +141,7 @@ class StaffCustomerViewSet(
     @action(detail=True, methods=["post"], permission_classes=[StaffChangePermissions])
     def points(self, request, pk=None):
         """Adjust loyalty points by hand, with a reason (goodwill, correction)."""
-        d = _valid(PointsAdjustInputSerializer, request.data)
+        d = validated(PointsAdjustInputSerializer, request.data)
         entry = services.points_adjust(
             self.get_object(), points=d["points"], reason=d["reason"], actor=request.user
         )
@@ -175,7 +157,7 @@ class StaffCustomerViewSet(
     def redeem_points(self, request, pk=None):
         """Spend points for the customer (at a till, on a phone order): oldest-expiring first;
         409 when the balance is short."""
-        d = _valid(PointsRedeemInputSerializer, request.data)
+        d = validated(PointsRedeemInputSerializer, request.data)
         entry = services.points_redeem(self.get_object(), actor=request.user, **d)
         return Response(PointEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 
@@ -210,7 +192,7 @@ class StaffSegmentViewSet(viewsets.ModelViewSet):
     @action(detail=False, methods=["post"], permission_classes=[StaffChangePermissions])
     def preview(self, request):
         """How many customers a rule matches now, with a sample; nothing is saved."""
-        d = _valid(SegmentPreviewInputSerializer, request.data)
+        d = validated(SegmentPreviewInputSerializer, request.data)
         count, sample = segment_preview(d["rule"])
         found = customers_for_staff().in_bulk([c.pk for c in sample])
         sample = [found[c.pk] for c in sample]  # the preview's order: latest buyers first

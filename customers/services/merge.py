@@ -26,20 +26,9 @@ from customers.models import (
     SegmentMembership,
 )
 from customers.services.loyalty import loyalty_recount
-from customers.services.privacy import customer_snapshot
+from customers.services.privacy import PERSONAL_FIELDS, customer_snapshot
 from customers.services.profiles import actor_label, history_add
 from customers.services.purchases import stats_refresh
-
-# Profile fields the survivor takes from the duplicate when its own are empty.
-FILLABLE = (
-    "first_name",
-    "last_name",
-    "first_name_reading",
-    "last_name_reading",
-    "email",
-    "phone",
-    "notes",
-)
 
 
 @transaction.atomic
@@ -80,7 +69,10 @@ def customer_merge(
     duplicate.user = None
     duplicate.save(update_fields=["state", "merged_into", "user", "updated_at"])
 
-    filled = [name for name in FILLABLE if not getattr(survivor, name) and getattr(duplicate, name)]
+    # The survivor takes the duplicate's personal fields where its own are empty.
+    filled = [
+        name for name in PERSONAL_FIELDS if not getattr(survivor, name) and getattr(duplicate, name)
+    ]
     for name in filled:
         setattr(survivor, name, getattr(duplicate, name))
     if duplicate.acquired_at < survivor.acquired_at:

@@ -25,7 +25,9 @@ from customers.models import (
     Merge,
     PointEntry,
 )
-from customers.services.profiles import actor_label
+from customers.services.profiles import ADDRESS_FIELDS, actor_label
+
+ADDRESS_FIELDS_WITH_DEFAULTS = (*ADDRESS_FIELDS, "is_default_shipping", "is_default_billing")
 
 PERSONAL_FIELDS = (
     "first_name",
@@ -82,22 +84,7 @@ def customer_export(customer: Customer) -> dict[str, Any]:
             for i in customer.identifiers.select_related("channel")
         ],
         "addresses": [
-            {
-                "first_name": a.first_name,
-                "last_name": a.last_name,
-                "first_name_reading": a.first_name_reading,
-                "last_name_reading": a.last_name_reading,
-                "company": a.company,
-                "line1": a.line1,
-                "line2": a.line2,
-                "city": a.city,
-                "region": a.region,
-                "postal_code": a.postal_code,
-                "country": a.country,
-                "phone": a.phone,
-                "is_default_shipping": a.is_default_shipping,
-                "is_default_billing": a.is_default_billing,
-            }
+            {name: getattr(a, name) for name in ADDRESS_FIELDS_WITH_DEFAULTS}
             for a in customer.addresses.all()
         ],
         "consents": [

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from commerce import events
 from commerce.models import Channel
 from customers import events as customer_events
-from customers.errors import CustomerNotFound, ProfileClosed, ValidationFailed
+from customers.errors import ProfileClosed, ValidationFailed
 from customers.models import Address, Customer, ExternalIdentifier, HistoryEntry, Tag
 from customers.normalise import normalise_email, normalise_phone
 
@@ -208,15 +208,6 @@ def customer_set_tags(customer: Customer, names: Iterable[str]) -> None:
         tag, _created = Tag.objects.get_or_create(name=name)
         tags.append(tag)
     customer.tags.set(tags)
-
-
-def customer_get_active(*, pk: int) -> Customer:
-    customer = Customer.objects.filter(pk=pk).first()
-    if customer is None:
-        raise CustomerNotFound()
-    if not customer.is_active:
-        raise ProfileClosed()
-    return customer
 
 
 def customer_resolve(customer: Customer) -> Customer:

@@ -756,3 +756,19 @@ def test_export_returns_the_profile_and_what_belongs_to_it(programme, alice):
         30,
         [30],
     )
+
+
+def test_the_unsubscribe_page_from_a_messages_link_asks_then_opts_out(alice, https_client):
+    from customers.views import unsubscribe_url
+
+    services.consent_set(alice.customer, medium="email", granted=True, source="storefront")
+    path = urlsplit(unsubscribe_url(alice.customer, "email")).path
+
+    asked = https_client.get(path)
+    done = https_client.post(path)  # also what a mail provider's one-click POST does
+    broken = https_client.get(path[:-5] + "xxxx/")
+
+    assert asked.status_code == 200 and b"<form" in asked.content
+    assert done.status_code == 200 and b"You are unsubscribed" in done.content
+    assert Consent.objects.get(customer=alice.customer, medium="email").granted is False
+    assert broken.status_code == 400
