@@ -316,3 +316,19 @@ ORDERS_TAX_ROUNDING = {
     "*": env.str("ORDERS_TAX_ROUNDING", default="ROUND_HALF_UP"),
 }
 ORDERS_SHIPPING_TAX_CLASS = env.str("ORDERS_SHIPPING_TAX_CLASS", default="standard")
+# Checkout: how long completing a checkout holds the stock while the gateway answers (longer
+# than the gateway's slowest answer), how long an Idempotency-Key's response is kept, and how
+# long a request may run before a retry with its key is allowed to take over (its process died).
+ORDERS_CHECKOUT_HOLD_SECONDS = env.int("ORDERS_CHECKOUT_HOLD_SECONDS", default=120)
+ORDERS_IDEMPOTENCY_TTL_HOURS = env.int("ORDERS_IDEMPOTENCY_TTL_HOURS", default=24)
+ORDERS_IDEMPOTENCY_LEASE_SECONDS = env.int("ORDERS_IDEMPOTENCY_LEASE_SECONDS", default=60)
+# Card payments: "capture" charges at checkout; "authorize" only reserves the amount, and staff
+# (or fulfilment) capture it later.
+ORDERS_CARD_CAPTURE = env.str("ORDERS_CARD_CAPTURE", default="capture")
+ORDERS_GATEWAY = env.str("ORDERS_GATEWAY", default="test")
+# The test gateway signs its notifications with this secret (HMAC-SHA256 of the body).
+ORDERS_TEST_GATEWAY_SECRET = env.str("ORDERS_TEST_GATEWAY_SECRET", default="test-gateway-secret")
+# Seconds the test gateway's `tok_slow` card waits before answering (tests of locking).
+ORDERS_TEST_GATEWAY_SLOW_SECONDS = env.float("ORDERS_TEST_GATEWAY_SLOW_SECONDS", default=3.0)
+# Orders are numbered from here upward (the order's id added), in every channel.
+ORDERS_NUMBER_START = env.int("ORDERS_NUMBER_START", default=100000)

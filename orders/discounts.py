@@ -2,8 +2,8 @@
 
 A code that does not apply says why, with a stable `reason` a storefront can show or translate:
 unknown, inactive, not_started, expired, wrong_channel, wrong_currency, used_up,
-customer_used_up, below_minimum (with the amount still missing), no_matching_items,
-no_shipping. Redemptions are written at checkout (issue #5, next); the limits here count them.
+customer_used_up, below_minimum (with the amount still missing), below_quantity (buy X get
+Y), no_matching_items, no_shipping. Redemptions are written at checkout (issue #5, next); the limits here count them.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -45,6 +46,7 @@ class CartLine:
     product_id: int
     category_path: str  # the product's category path ("/3/17/"), "" without one
     amount: Decimal  # the line after other discounts, in the channel's price basis
+    quantity: int = 1
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,8 @@ def discount_apply(
             missing=f"{missing.quantize(unit):f}",
         )
 
+    if discount.kind == Discount.Kind.BUY_X_GET_Y:
+        return _buy_x_get_y(discount, code=code, lines=matching, unit=unit)
     if discount.kind == Discount.Kind.PERCENTAGE:
         amount = (base * discount.value / 100).quantize(unit, rounding=ROUND_HALF_UP)
     else:
@@ -118,6 +122,30 @@ def discount_apply(
         return Applied(discount=discount, code=code, amount=amount, lines={}, shipping=amount)
     shares = split(amount, [line.amount for line in matching], unit)
     per_line = {line.key: share for line, share in zip(matching, shares, strict=True)}
+    return Applied(discount=discount, code=code, amount=amount, lines=per_line, shipping=ZERO)
+
+
+def _buy_x_get_y(
+    discount: Discount, *, code: DiscountCode | None, lines: list[CartLine], unit: Decimal
+) -> Applied:
+    """For every `buy_quantity` + `get_quantity` units of the offer's items, the cheapest
+    `get_quantity` of them are `value` % off (100: free)."""
+    group = discount.buy_quantity + discount.get_quantity
+    units = sorted(
+        ((line.amount / line.quantity, line.key) for line in lines for _ in range(line.quantity)),
+        key=lambda pair: pair[0],
+    )
+    free_units = len(units) // group * discount.get_quantity
+    if free_units == 0:
+        raise DiscountNotApplicable(
+            "below_quantity",
+            _("Buy %(count)s of these items to get this offer.") % {"count": group},
+        )
+    per_line: dict[str, Decimal] = {}
+    for price, key in units[:free_units]:
+        per_line[key] = per_line.get(key, ZERO) + price * discount.value / 100
+    per_line = {k: v.quantize(unit, rounding=ROUND_HALF_UP) for k, v in per_line.items()}
+    amount = sum(per_line.values(), ZERO)
     return Applied(discount=discount, code=code, amount=amount, lines=per_line, shipping=ZERO)
 
 
@@ -177,7 +205,7 @@ def automatic_discounts(
 ) -> list[Applied]:
     """Every automatic promotion that applies to the cart (e.g. free shipping over an amount)."""
     applied = []
-    for discount in Discount.objects.filter(automatic=True, is_active=True):
+    for discount in automatic_candidates(channel=channel, now=now):
         try:
             applied.append(
                 discount_apply(
@@ -192,6 +220,20 @@ def automatic_discounts(
         except DiscountNotApplicable:
             continue
     return applied
+
+
+def automatic_candidates(*, channel: Channel, now: datetime | None = None) -> list[Discount]:
+    """Active promotions without a code that may apply in the channel now, oldest first."""
+    now = now or timezone.now()
+    return list(
+        Discount.objects.filter(automatic=True, is_active=True)
+        .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=now))
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+        .filter(Q(channels__isnull=True) | Q(channels=channel))
+        .prefetch_related("channels", "products", "categories")
+        .distinct()
+        .order_by("id")
+    )
 
 
 @transaction.atomic

@@ -1,4 +1,4 @@
-"""Selling: tax rates so far (carts, checkout, payments and orders follow, issue #5)."""
+"""Prices: tax rates by class and destination, discounts and their codes."""
 
 from __future__ import annotations
 
@@ -53,6 +53,7 @@ class Discount(models.Model):
     class Kind(models.TextChoices):
         PERCENTAGE = "percentage", _("Percentage")
         FIXED = "fixed", _("Fixed amount")
+        BUY_X_GET_Y = "bxgy", _("Buy X, get Y")
 
     class Target(models.TextChoices):
         ORDER = "order", _("The order")
@@ -89,6 +90,14 @@ class Discount(models.Model):
         verbose_name=_("channels"),
         help_text=_("Empty: every channel."),
     )
+    buy_quantity = models.PositiveSmallIntegerField(
+        _("buy (units)"), default=0, help_text=_("Buy X get Y: units bought at full price.")
+    )
+    get_quantity = models.PositiveSmallIntegerField(
+        _("get (units)"),
+        default=0,
+        help_text=_("Buy X get Y: the cheapest units then get `value` % off (100: free)."),
+    )
     min_subtotal = models.DecimalField(
         _("minimum subtotal"), max_digits=12, decimal_places=4, null=True, blank=True
     )
@@ -115,6 +124,11 @@ class Discount(models.Model):
             models.CheckConstraint(
                 condition=~Q(kind="percentage") | Q(value__lte=100),
                 name="discount_percentage_at_most_100",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="bxgy")
+                | (Q(value__lte=100) & Q(buy_quantity__gte=1) & Q(get_quantity__gte=1)),
+                name="discount_buy_x_get_y_complete",
             ),
         ]
 
