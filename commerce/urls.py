@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("catalog.api.urls")),
     path("", include("inventory.api.urls")),
     path("", include("customers.api.urls")),
+    path("", include("orders.api.urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,376 @@
+"""Storefront endpoints: carts, checkout, the customer's orders, gateway notifications.
+
+A cart is reached by its token. A guest's cart is open to whoever holds the token; a customer's
+cart only to that customer signed in (anyone else gets 404, as for a cart that does not exist).
+A signed-in customer who opens a guest cart takes it over: that is how a cart follows the buyer
+through sign-in.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.db.models import Prefetch
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from commerce.api.problems import problem_exception_handler
+from commerce.errors import DomainError, NotFound
+from commerce.selectors import channel_get_active
+from customers.models import Customer
+from inventory.models import StockLocation
+from inventory.selectors import availability_by_location
+from orders import services
+from orders.api.serializers import (
+    CartCreateInputSerializer,
+    CartLineInputSerializer,
+    CartLineQuantitySerializer,
+    CartUpdateInputSerializer,
+    CheckoutCompleteInputSerializer,
+    OrderLookupInputSerializer,
+    cart_json,
+    money,
+    order_json,
+    validated,
+)
+from orders.gateways import gateway_get
+from orders.models import Cart, Order, OrderLine, ShippingMethod
+from orders.services.idempotency import (
+    fingerprint,
+    idempotency_begin,
+    idempotency_finish,
+)
+from orders.services.quotes import destination_for, shipping_price
+
+TAG_CART = ["storefront: cart and checkout"]
+TAG_ORDERS = ["storefront: orders"]
+
+
+def customer_for(request) -> Customer | None:
+    user = request.user
+    if not (user and user.is_authenticated):
+        return None
+    if not hasattr(request, "_orders_customer"):
+        request._orders_customer = Customer.objects.filter(
+            user=user, state=Customer.State.ACTIVE
+        ).first()
+    return request._orders_customer
+
+
+def cart_for(request, token: str) -> Cart:
+    cart = (
+        Cart.objects.select_related("channel", "customer", "shipping_method", "pickup_location")
+        .filter(token=token)
+        .first()
+    )
+    customer = customer_for(request)
+    if cart is None or (cart.customer_id and (customer is None or customer.pk != cart.customer_id)):
+        raise NotFound(_("There is no such cart."))
+    if cart.customer_id is None and customer is not None and cart.state == Cart.State.OPEN:
+        cart = services.cart_attach(cart, customer=customer)
+        cart = Cart.objects.select_related(
+            "channel", "customer", "shipping_method", "pickup_location"
+        ).get(pk=cart.pk)
+    return cart
+
+
+def cart_response(cart: Cart, **kwargs) -> Response:
+    cart = Cart.objects.select_related(
+        "channel", "customer", "shipping_method", "pickup_location"
+    ).get(pk=cart.pk)
+    return Response(cart_json(cart, services.cart_quote(cart)), **kwargs)
+
+
+class StorefrontView(APIView):
+    permission_classes = [AllowAny]
+
+
+@extend_schema(
+    tags=TAG_CART, request=CartCreateInputSerializer, responses={201: OpenApiTypes.OBJECT}
+)
+class CartCreateView(StorefrontView):
+    """Start a cart in a channel. Keep the `token`: it is the cart's only key for a guest."""
+
+    def post(self, request, channel):
+        d = validated(CartCreateInputSerializer, request.data)
+        cart = services.cart_create(
+            channel=channel_get_active(code=channel), customer=customer_for(request), **d
+        )
+        return cart_response(cart, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=TAG_CART)
+class CartView(StorefrontView):
+    """The cart priced now: current prices, discounts, shipping, tax and any problems."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, token):
+        return cart_response(cart_for(request, token))
+
+    @extend_schema(request=CartUpdateInputSerializer, responses=OpenApiTypes.OBJECT)
+    def patch(self, request, token):
+        cart = cart_for(request, token)
+        d = validated(CartUpdateInputSerializer, request.data, partial=True)
+        return cart_response(services.cart_update(cart, **d))
+
+
+@extend_schema(tags=TAG_CART, request=CartLineInputSerializer, responses=OpenApiTypes.OBJECT)
+class CartLinesView(StorefrontView):
+    """Add a variant (by id or SKU); its quantity adds to a line already there."""
+
+    def post(self, request, token):
+        cart = cart_for(request, token)
+        d = validated(CartLineInputSerializer, request.data)
+        return cart_response(services.cart_line_set(cart, add=True, **d))
+
+
+@extend_schema(tags=TAG_CART)
+class CartLineView(StorefrontView):
+    @extend_schema(request=CartLineQuantitySerializer, responses=OpenApiTypes.OBJECT)
+    def put(self, request, token, variant_id):
+        cart = cart_for(request, token)
+        d = validated(CartLineQuantitySerializer, request.data)
+        return cart_response(services.cart_line_set(cart, variant_id=variant_id, **d))
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def delete(self, request, token, variant_id):
+        cart = cart_for(request, token)
+        return cart_response(services.cart_line_set(cart, variant_id=variant_id, quantity=0))
+
+
+@extend_schema(tags=TAG_CART, responses=OpenApiTypes.OBJECT)
+class CartShippingMethodsView(StorefrontView):
+    """Shipping methods that deliver to the cart's address, with their price for this cart."""
+
+    def get(self, request, token):
+        cart = cart_for(request, token)
+        quote = services.cart_quote(cart)
+        destination = destination_for(cart)
+        goods = sum((line.unit_price * line.quantity for line in quote.lines if line.unit_price), 0)
+        options = []
+        for method in ShippingMethod.objects.filter(channel=cart.channel, is_active=True):
+            price = shipping_price(
+                method, destination=destination, weight_grams=quote.weight_grams, subtotal=goods
+            )
+            if price is not None:
+                options.append(
+                    {
+                        "code": method.code,
+                        "name": method.name,
+                        "price": money(price, quote.currency),
+                        "free_over": money(method.free_over, quote.currency),
+                        "transit_days": method.transit_days,
+                    }
+                )
+        return Response({"destination": destination.country, "methods": options})
+
+
+@extend_schema(tags=TAG_CART, responses=OpenApiTypes.OBJECT)
+class CartPickupStoresView(StorefrontView):
+    """Stores of the channel where the cart can be picked up, and whether each has it all now."""
+
+    def get(self, request, token):
+        cart = cart_for(request, token)
+        lines = list(cart.lines.select_related("variant"))
+        stores = list(
+            StockLocation.objects.filter(
+                is_active=True, pickup_enabled=True, channels=cart.channel
+            ).order_by("routing_priority", "code")
+        )
+        per_variant = {
+            line.variant_id: {
+                entry.location.pk: entry.available
+                for entry in availability_by_location(variant=line.variant)
+            }
+            for line in lines
+        }
+        return Response(
+            [
+                {
+                    "code": store.code,
+                    "name": store.name,
+                    "city": store.city,
+                    "region": store.region,
+                    "has_everything": all(
+                        per_variant[line.variant_id].get(store.pk, 0) >= line.quantity
+                        for line in lines
+                    ),
+                    "short": {
+                        line.variant.sku: per_variant[line.variant_id].get(store.pk, 0)
+                        for line in lines
+                        if per_variant[line.variant_id].get(store.pk, 0) < line.quantity
+                    },
+                }
+                for store in stores
+            ]
+        )
+
+
+@extend_schema(tags=TAG_CART, request=None, responses=OpenApiTypes.OBJECT)
+class CartCheckoutView(StorefrontView):
+    """POST: the buyer starts checkout; the cart's stock is held (`stock_held_until`), or 409
+    names the SKU that is short. DELETE: give the held stock back."""
+
+    def post(self, request, token):
+        return cart_response(services.cart_checkout_start(cart_for(request, token)))
+
+    def delete(self, request, token):
+        return cart_response(services.cart_release(cart_for(request, token)))
+
+
+@extend_schema(
+    tags=TAG_CART,
+    request=CheckoutCompleteInputSerializer,
+    responses={201: OpenApiTypes.OBJECT},
+    parameters=[
+        OpenApiParameter(
+            "Idempotency-Key",
+            str,
+            OpenApiParameter.HEADER,
+            description=_(
+                "Any unique string (a UUID). A retry with the same key and body returns the "
+                "first response; while the first runs: 409; with another body: 422. Kept 24 h."
+            ),
+        )
+    ],
+)
+class CartCompleteView(StorefrontView):
+    """Place the order: re-price, hold the stock, take the payment, make the order. 201 with the
+    order; 402 when the payment is declined (nothing is left behind, the cart is unchanged);
+    409 when a SKU is short or the total changed (`expected_total`)."""
+
+    def post(self, request, token):
+        cart = cart_for(request, token)
+        d = validated(CheckoutCompleteInputSerializer, request.data)
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return self._complete(cart, d)
+        customer = customer_for(request)
+        scope = (
+            f"user:{request.user.pk}"
+            if customer or request.user.is_authenticated
+            else (f"cart:{cart.token}")
+        )
+        begun = idempotency_begin(
+            scope=scope,
+            key=key,
+            fingerprint=fingerprint("POST", request.path, request.data),
+        )
+        if begun.replay:
+            record = begun.record
+            response = Response(record.response_body, status=record.response_status)
+            response["Idempotent-Replayed"] = "true"
+            if record.response_status >= 400:
+                response.content_type = "application/problem+json"
+            return response
+        try:
+            response = self._complete(cart, d)
+        except DomainError as exc:
+            response = problem_exception_handler(exc, {"view": self, "request": request})
+        except BaseException:
+            idempotency_finish(begun.record, status=500, body=None)
+            raise
+        idempotency_finish(begun.record, status=response.status_code, body=response.data)
+        return response
+
+    def _complete(self, cart: Cart, d: dict) -> Response:
+        order = services.checkout_complete(
+            cart,
+            payment=services.PaymentInput(**d["payment"]),
+            expected_total=d.get("expected_total"),
+        )
+        return Response(order_json(order_with_lines(order)), status=status.HTTP_201_CREATED)
+
+
+def order_with_lines(order: Order) -> Order:
+    return (
+        Order.objects.select_related("channel", "pickup_location")
+        .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("id")))
+        .get(pk=order.pk)
+    )
+
+
+def orders_for_customer(customer: Customer):
+    return (
+        Order.objects.filter(customer=customer)
+        .select_related("channel", "pickup_location")
+        .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("id")))
+        .order_by("-placed_at", "-id")
+    )
+
+
+@extend_schema(tags=TAG_ORDERS, responses=OpenApiTypes.OBJECT)
+class MyOrdersView(APIView):
+    """The signed-in customer's orders, newest first (every channel)."""
+
+    def get_permissions(self):
+        from customers.api.permissions import IsCustomer
+
+        return [IsCustomer()]
+
+    def get(self, request):
+        from commerce.api.pagination import PageNumberPagination
+
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(orders_for_customer(request.customer), request, self)
+        return paginator.get_paginated_response([order_json(o) for o in page])
+
+
+@extend_schema(tags=TAG_ORDERS, responses=OpenApiTypes.OBJECT)
+class MyOrderView(MyOrdersView):
+    def get(self, request, number):
+        order = orders_for_customer(request.customer).filter(number=number).first()
+        if order is None:
+            raise NotFound(_("There is no such order."))
+        return Response(order_json(order))
+
+
+@extend_schema(tags=TAG_ORDERS, request=OrderLookupInputSerializer, responses=OpenApiTypes.OBJECT)
+class OrderLookupView(StorefrontView):
+    """A guest's order by its number and the e-mail it was placed with (404 for any mismatch)."""
+
+    throttle_scope = "customer_sign_in"
+
+    def get_throttles(self):
+        from customers.api.permissions import SignInThrottle
+
+        return [SignInThrottle()]
+
+    def post(self, request):
+        d = validated(OrderLookupInputSerializer, request.data)
+        order = (
+            Order.objects.filter(number=d["number"].strip(), email__iexact=d["email"].strip())
+            .select_related("channel", "pickup_location")
+            .first()
+        )
+        if order is None:
+            raise NotFound(_("There is no order with this number and e-mail."))
+        return Response(order_json(order_with_lines(order)))
+
+
+@extend_schema(tags=["payments"], request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+class PaymentNotificationView(StorefrontView):
+    """The payment provider's notifications, signed (`Gateway-Signature`: HMAC-SHA256 of the
+    body). Delivered twice or out of order, each has its effect once."""
+
+    authentication_classes: list = []
+
+    def post(self, request, gateway):
+        try:
+            provider = gateway_get(gateway)
+        except KeyError as exc:
+            raise NotFound(_("Unknown gateway.")) from exc
+        body = request.body
+        if not provider.verify_notification(body, request.headers.get("Gateway-Signature", "")):
+            return Response(
+                {"code": "bad_signature", "detail": _("The signature does not match.")},
+                status=status.HTTP_403_FORBIDDEN,
+            )
+        payload = json.loads(body or b"{}")
+        result = services.notification_handle(gateway, payload)
+        return Response({"result": result})
