@@ -264,6 +264,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "customers.expire_points",
         "schedule": crontab(minute=15, hour=3),
     },
+    "finish-unfinished-payments": {"task": "orders.finish_unfinished_payments", "schedule": 300.0},
+    "purge-idempotency-keys": {
+        "task": "orders.purge_idempotency_keys",
+        "schedule": crontab(minute=45, hour=3),
+    },
 }
 
 # --- Logging --------------------------------------------------------------------------------

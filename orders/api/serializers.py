@@ -254,3 +254,25 @@ class StaffAmountInputSerializer(serializers.Serializer):
 
 class StaffReasonInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=250, required=False, allow_blank=True, default="")
+
+
+class EditAddLineSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=999)
+
+
+class StaffEditInputSerializer(serializers.Serializer):
+    quantities = serializers.DictField(
+        child=serializers.IntegerField(min_value=0, max_value=999),
+        required=False,
+        help_text=_("Order line id → new quantity; 0 removes the line."),
+    )
+    add = EditAddLineSerializer(many=True, required=False)
+    shipping_address = AddressInputSerializer(required=False)
+    reason = serializers.CharField(max_length=250, required=False, allow_blank=True, default="")
+
+    def validate_quantities(self, value):
+        try:
+            return {int(k): v for k, v in value.items()}
+        except ValueError as exc:
+            raise serializers.ValidationError(_("Keys are order line ids.")) from exc

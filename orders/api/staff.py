@@ -14,6 +14,7 @@ from commerce.api.permissions import StaffChangePermissions
 from orders import services
 from orders.api.serializers import (
     StaffAmountInputSerializer,
+    StaffEditInputSerializer,
     StaffReasonInputSerializer,
     order_json,
     validated,
@@ -92,6 +93,23 @@ class StaffOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         d = validated(StaffReasonInputSerializer, request.data)
         return self._done(
             services.order_cancel(self.get_object(), reason=d["reason"], actor=request.user)
+        )
+
+    @extend_schema(request=StaffEditInputSerializer)
+    @action(detail=True, methods=["post"])
+    def edit(self, request, number=None):
+        """Change quantities, add lines or change the address before the order ships; stock,
+        totals and payment follow (see orders/services/editing.py)."""
+        d = validated(StaffEditInputSerializer, request.data)
+        return self._done(
+            services.order_edit(
+                self.get_object(),
+                quantities=d.get("quantities"),
+                add=[(line["sku"], line["quantity"]) for line in d.get("add", [])],
+                shipping_address=d.get("shipping_address"),
+                reason=d["reason"],
+                actor=request.user,
+            )
         )
 
     @extend_schema(request=None)

@@ -14,6 +14,7 @@ from orders.services.checkout import (
     payment_finish,
     payment_resolve,
 )
+from orders.services.editing import order_edit
 from orders.services.orders import (
     order_cancel,
     order_confirm,
@@ -45,6 +46,7 @@ __all__ = [
     "notification_handle",
     "order_cancel",
     "order_confirm",
+    "order_edit",
     "order_flag",
     "order_hold",
     "order_release",

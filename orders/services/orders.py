@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
@@ -222,7 +223,6 @@ def order_place(payment: Payment) -> Order:
         pickup_location_id=snapshot.get("pickup_location_id"),
         note=snapshot.get("note", ""),
     )
-    from django.conf import settings
 
     order.number = str(settings.ORDERS_NUMBER_START + order.pk)
     order.save(update_fields=["number"])

@@ -1,0 +1,16 @@
+from celery import shared_task
+
+from orders.services.idempotency import idempotency_purge
+from orders.services.reconcile import payments_without_order
+
+
+@shared_task(name="orders.finish_unfinished_payments")
+def finish_unfinished_payments() -> int:
+    """Payments a dead process left without an order: attach each to its cart's order or void
+    it. Idempotent (the gateway de-duplicates on the payment's key; a cart has one order)."""
+    return len(payments_without_order(fix=True))
+
+
+@shared_task(name="orders.purge_idempotency_keys")
+def purge_idempotency_keys() -> int:
+    return idempotency_purge()
