@@ -155,3 +155,42 @@ def test_staff_edit_through_the_api(shop, api_client):
     assert r.status_code == 200, r.content
     assert r.json()["total"] == "7060"  # 2980 + 3280 + 800
     assert Order.objects.get(pk=order.pk).paid_total == D("7060")
+
+
+def dispatch_all() -> None:
+    from commerce.events import dispatch
+
+    for event_id in OutboxEvent.objects.filter(dispatched_at__isnull=True).values_list(
+        "pk", flat=True
+    ):
+        dispatch(event_id)
+
+
+@pytest.mark.django_db
+def test_erasing_the_customer_removes_them_from_orders_and_order_events(shop):
+    from customers.services.privacy import customer_erase
+
+    order = place(shop, [("TEE-RED-M", 1)], email="erase.me@example.jp")
+    dispatch_all()
+    customer_erase(order.customer)
+    dispatch_all()
+    order.refresh_from_db()
+    assert order.email == "" and order.shipping_address["line1"] == ""
+    assert order.shipping_address["country"] == "JP"  # where stays, who goes
+    assert order.total == D("3780")
+    for event in OutboxEvent.objects.filter(subject_type="order", subject_id=str(order.pk)):
+        assert "erase.me@example.jp" not in str(event.payload)
+        assert "Hanako" not in str(event.payload)
+
+
+@pytest.mark.django_db
+def test_a_merge_moves_orders_to_the_surviving_profile(shop):
+    from customers.services.merge import customer_merge
+
+    first = place(shop, [("TEE-RED-M", 1)], email="one@example.jp")
+    second = place(shop, [("TEE-RED-M", 1)], email="two@example.jp")
+    dispatch_all()
+    customer_merge(survivor=first.customer, duplicate=second.customer)
+    dispatch_all()
+    second.refresh_from_db()
+    assert second.customer_id == first.customer_id
