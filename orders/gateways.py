@@ -124,9 +124,21 @@ class TestGateway:
                     "authorize",
                     currency,
                 )
-            kind = "capture" if capture else "authorize"
             if token == "tok_capture_fails":
-                kind = "authorize_nocapture"
+                if capture:  # a sale captures at once: it is the capture that fails
+                    return (
+                        GatewayResult(
+                            False, reference, reference, amount, _("Capture refused by the issuer.")
+                        ),
+                        "authorize",
+                        currency,
+                    )
+                return (
+                    GatewayResult(True, reference, reference, amount),
+                    "authorize_nocapture",
+                    currency,
+                )
+            kind = "capture" if capture else "authorize"
             return GatewayResult(True, reference, reference, amount), kind, currency
 
         return self._once(key, run)

@@ -337,7 +337,7 @@ def order_release(order: Order, *, actor: AbstractBaseUser | None = None) -> Ord
 def order_flag(
     order: Order, *, reason: str, actor: AbstractBaseUser | None = None, flagged: bool = True
 ) -> Order:
-    reason = (reason or "").strip()
+    reason = (reason or "").strip()[:250]
     if flagged and not reason:
         raise ValidationFailed({"reason": [_("Say what needs following up.")]})
     order = order_lock(order)
@@ -370,7 +370,13 @@ def order_cancel(order: Order, *, reason: str = "", actor: AbstractBaseUser | No
     payment_void_open(order, actor=actor)
     outstanding = order.paid_total - order.refunded_total
     if outstanding > 0:
-        payment_refund(order, amount=outstanding, reason=_("Order cancelled"), actor=actor)
+        payment_refund(
+            order,
+            amount=outstanding,
+            reason=_("Order cancelled"),
+            actor=actor,
+            operation="cancel",
+        )
         order.refresh_from_db()
         order.status = S.CANCELLED
     order.cancelled_at = timezone.now()

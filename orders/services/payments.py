@@ -206,12 +206,14 @@ def payment_void_unplaced(payment: Payment, *, reason: str) -> None:
 
 
 def _card_payment(order: Order) -> Payment | None:
-    return (
-        order.payments.filter(method=PaymentMethod.CARD)
-        .exclude(status__in=[Payment.Status.DECLINED, Payment.Status.FAILED])
-        .order_by("id")
-        .first()
-    )
+    """The card payment with an authorization still open (never a voided or declined one)."""
+    for payment in order.payments.filter(
+        method=PaymentMethod.CARD,
+        status__in=[Payment.Status.AUTHORIZED, Payment.Status.CAPTURED],
+    ).order_by("id"):
+        if _payment_sum(payment, T.Kind.AUTHORIZE) > _payment_sum(payment, T.Kind.CAPTURE):
+            return payment
+    return None
 
 
 def _check_amount(order: Order, amount: Decimal, field: str = "amount") -> Decimal:
@@ -238,7 +240,7 @@ def payment_capture(
         if amount <= 0 or amount > open_amount:
             raise Conflict(
                 _("Only %(open)s %(currency)s is authorized and not yet captured.")
-                % {"open": open_amount, "currency": order.currency},
+                % {"open": quantize(open_amount, order.currency), "currency": order.currency},
                 authorized=str(open_amount),
             )
         payment = _card_payment(order)
@@ -280,7 +282,12 @@ def _gateway_call(call, payment: Payment) -> GatewayResult:
 
 
 def payment_refund(
-    order: Order, *, amount: Decimal, reason: str = "", actor: AbstractBaseUser | None = None
+    order: Order,
+    *,
+    amount: Decimal,
+    reason: str = "",
+    actor: AbstractBaseUser | None = None,
+    operation: str | None = None,
 ) -> Order:
     """Refund part or all of what was paid: through the gateway for cards, recorded for money
     taken by staff (cash, transfer). Emits `order.refunded` with the running total. The order
@@ -293,7 +300,7 @@ def payment_refund(
         if amount > refundable:
             raise Conflict(
                 _("At most %(refundable)s %(currency)s can be refunded.")
-                % {"refundable": refundable, "currency": order.currency},
+                % {"refundable": quantize(refundable, order.currency), "currency": order.currency},
                 refundable=str(refundable),
             )
         left = amount
@@ -309,7 +316,9 @@ def payment_refund(
                         payment_reference=p.gateway_reference,
                         amount=t,
                         currency=order.currency,
-                        key=f"{p.idempotency_key}:refund:{uuid.uuid4().hex}",
+                        # A named operation (a cancel) keeps its key: repeated after a failure
+                        # part-way, the gateway answers the refunds it already made.
+                        key=f"{p.idempotency_key}:refund:{operation or uuid.uuid4().hex}",
                     ),
                     payment,
                 )
@@ -370,15 +379,24 @@ def _payment_sum(payment: Payment, kind: str) -> Decimal:
 
 
 def payment_void_open(order: Order, *, actor: AbstractBaseUser | None = None) -> None:
-    """Void every authorization of the order that was not captured (part of a cancel)."""
-    for payment in order.payments.filter(status=Payment.Status.AUTHORIZED):
+    """Void every authorization of the order that was not captured (part of a cancel), and what
+    is left of one captured only in part."""
+    for payment in order.payments.filter(
+        status__in=[Payment.Status.AUTHORIZED, Payment.Status.CAPTURED]
+    ):
+        if _payment_sum(payment, T.Kind.AUTHORIZE) <= _payment_sum(payment, T.Kind.CAPTURE):
+            continue  # captured in full (or at checkout): nothing is left to void
         result = _gateway_call(
             lambda g, p=payment: g.void(
                 payment_reference=p.gateway_reference, key=f"{p.idempotency_key}:void"
             ),
             payment,
         )
-        _apply_result(payment, T.Kind.VOID, result, source="staff")
+        if payment.status == Payment.Status.CAPTURED:
+            # The rest of the authorization ends; what was captured stays captured.
+            transaction_record(payment, T.Kind.VOID, result, source="staff")
+        else:
+            _apply_result(payment, T.Kind.VOID, result, source="staff")
     for payment in order.payments.filter(status=Payment.Status.AWAITING):
         payment.status = Payment.Status.VOIDED
         payment.save(update_fields=["status", "updated_at"])
@@ -401,6 +419,15 @@ def payment_settle(
     if order.status == Order.Status.CANCELLED:
         raise Conflict(_("The order is cancelled."), status=order.status)
     amount = _check_amount(order, amount)
+    if amount > order.balance_due:
+        raise Conflict(
+            _("Only %(due)s %(currency)s is due.")
+            % {
+                "due": quantize(max(order.balance_due, ZERO), order.currency),
+                "currency": order.currency,
+            },
+            due=str(order.balance_due),
+        )
     payment = order.payments.order_by("id").first()
     Transaction.objects.create(
         payment=payment,
@@ -427,6 +454,7 @@ def payment_settle(
     if order.status == Order.Status.UNCONFIRMED and order.paid_total >= order.total:
         order.status = Order.Status.UNFULFILLED  # a bank transfer arrived: the order can ship
         order.save(update_fields=["status", "updated_at"])
+        history_add(order, "confirmed", _("Order confirmed: paid in full."), actor=actor)
     order_publish(order, ORDER_UPDATED, change="settled", amount=amount)
     return order
 
