@@ -36,6 +36,10 @@ class DiscountNotApplicable(DomainError):
     title = gettext_lazy("This discount does not apply")
 
     def __init__(self, reason: str, detail: str, **extra) -> None:
+        # `code` is the problem's own member (`discount_not_applicable`): the code the buyer
+        # typed goes out as `discount_code`.
+        if "code" in extra:
+            extra["discount_code"] = extra.pop("code")
         super().__init__(detail, reason=reason, **extra)
         self.reason = reason
 

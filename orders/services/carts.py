@@ -160,6 +160,10 @@ def cart_line_set(
         raise ValidationFailed(
             {"variant": [_("SKU %(sku)s is not sold in this shop.") % {"sku": variant.sku}]}
         )
+    if cart.hold_expires_at is not None:
+        # The change ends the cart's hold (`_touched`): give it back first, so that the units
+        # this cart holds count as available to it (rolled back with a refused change).
+        inventory.stock_release(reference=cart.reference)
     available = availability_for_channel(channel=cart.channel, variant_ids=[variant.pk])[variant.pk]
     if wanted > available:
         raise Conflict(
@@ -201,6 +205,10 @@ def cart_update(cart: Cart, **fields: Any) -> Cart:
     pickup_location (code), discount_code, note. Only the fields given change."""
     cart = cart_lock(cart)
     _open(cart)
+    if not fields:
+        # Nothing a buyer may set was sent (the API drops what they may not): no change, so no
+        # activity, no event, and the stock hold stays.
+        return cart
     changed = []
     if "email" in fields:
         cart.email = (fields["email"] or "").strip().lower()
@@ -271,7 +279,7 @@ def pickup_shortages(cart: Cart, store: StockLocation) -> dict[str, int]:
     for line in lines:
         here = {
             entry.location.pk: entry.available
-            for entry in availability_by_location(variant=line.variant)
+            for entry in availability_by_location(variant_id=line.variant_id)
         }
         if here.get(store.pk, 0) < line.quantity:
             short[line.variant.sku] = here.get(store.pk, 0)
@@ -303,11 +311,9 @@ def cart_attach(cart: Cart, *, customer: Customer) -> Cart:
             else:
                 mine.quantity = min(mine.quantity + line.quantity, MAX_LINE_QUANTITY)
                 mine.save(update_fields=["quantity"])
-        if other.hold_expires_at is not None:
-            inventory.stock_release(reference=other.reference)
         other.lines.all().delete()
-        other.hold_expires_at = None
-        other.save(update_fields=["hold_expires_at"])
+        # An emptied cart is a changed one: its hold goes back and automation hears of it.
+        _touched(other, changed=[])
     cart.customer = customer
     if not cart.email:
         cart.email = customer.email
