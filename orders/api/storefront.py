@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from commerce.api.problems import problem_exception_handler
-from commerce.errors import DomainError, NotFound
+from commerce.errors import DomainError, NotFound, ValidationFailed
 from commerce.selectors import channel_get_active
 from customers.models import Customer
 from inventory.models import StockLocation
@@ -185,7 +185,7 @@ class CartPickupStoresView(StorefrontView):
         per_variant = {
             line.variant_id: {
                 entry.location.pk: entry.available
-                for entry in availability_by_location(variant=line.variant)
+                for entry in availability_by_location(variant_id=line.variant_id)
             }
             for line in lines
         }
@@ -371,6 +371,11 @@ class PaymentNotificationView(StorefrontView):
                 {"code": "bad_signature", "detail": _("The signature does not match.")},
                 status=status.HTTP_403_FORBIDDEN,
             )
-        payload = json.loads(body or b"{}")
+        try:
+            payload = json.loads(body or b"{}")
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            raise ValidationFailed({"body": [_("Send the notification as a JSON object.")]})
         result = services.notification_handle(gateway, payload)
         return Response({"result": result})

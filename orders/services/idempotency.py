@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from rest_framework.utils.encoders import JSONEncoder
 
 from commerce.errors import Conflict, DomainError, ValidationFailed
 from orders.models import IdempotencyRecord
@@ -75,7 +76,16 @@ def idempotency_begin(*, scope: str, key: str, fingerprint: str) -> Begun:
     except IntegrityError:
         pass
     with transaction.atomic():
-        record = IdempotencyRecord.objects.select_for_update().get(scope=scope, key=key)
+        record = IdempotencyRecord.objects.select_for_update().filter(scope=scope, key=key).first()
+        if record is None:  # the first run failed (5xx) and let go of the key meanwhile
+            record = IdempotencyRecord.objects.create(
+                scope=scope,
+                key=key,
+                fingerprint=fingerprint,
+                locked_until=lease,
+                expires_at=expires,
+            )
+            return Begun(record, replay=False)
         if record.expires_at <= now:
             record.fingerprint, record.locked_until, record.expires_at = fingerprint, lease, expires
             record.response_status = record.response_body = None
@@ -101,7 +111,9 @@ def idempotency_finish(record: IdempotencyRecord, *, status: int, body: Any) -> 
     if status >= 500:
         IdempotencyRecord.objects.filter(pk=record.pk).delete()
         return
-    body = json.loads(json.dumps(body, cls=DjangoJSONEncoder))
+    # Encoded as the API renders it (DRF's encoder keeps microseconds; Django's cuts them to
+    # milliseconds), so a replay is the very body of the first response.
+    body = json.loads(json.dumps(body, cls=JSONEncoder))
     IdempotencyRecord.objects.filter(pk=record.pk).update(
         response_status=status, response_body=body, locked_until=None
     )

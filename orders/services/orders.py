@@ -277,8 +277,12 @@ def order_place(payment: Payment) -> Order:
         % {"channel": channel.name, "method": payment.get_method_display()},
         payment_id=payment.pk,
     )
+    # Totals first, so `order.placed` carries the payment state; then `order.paid` after it.
+    payments_refresh(order, announce=False)
     order_publish(order, ORDER_PLACED)
-    payments_refresh(order, announce=True)
+    if order.paid_at is not None:
+        history_add(order, "paid", _("Paid in full."))
+        order_publish(order, ORDER_PAID, paid_at=order.paid_at)
     if manual:
         history_add(order, "awaiting_payment", _("Awaiting payment (settled by staff)."))
     return order

@@ -505,6 +505,10 @@ def notification_handle(gateway_code: str, payload: dict[str, Any]) -> str:
             error=str(payload.get("reason", "")),
         )
         with transaction.atomic():
+            if payment.order_id:
+                # The order before the payment, the order staff actions lock them in (they
+                # hold the order while they write the payment): the two queue, not deadlock.
+                order_lock(Order(pk=payment.order_id))
             payment = Payment.objects.select_for_update().get(pk=payment.pk)
             _apply_result(
                 payment, NOTIFICATION_KINDS[kind_name], gateway_result, source="notification"
