@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import random
 import tempfile
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
-from django.db.models import DateTimeField, F, OuterRef, Subquery, Value
+from django.db.models import Count, DateTimeField, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Least
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -24,13 +27,18 @@ from catalog.models import (
     BundleComponent,
     Category,
     Product,
+    ProductChannelListing,
     ProductType,
     ProductVariant,
     TaxClass,
+    VariantChannelListing,
 )
-from commerce.models import Channel
+from commerce.errors import DomainError
+from commerce.models import Channel, OutboxEvent
+from commerce.money import quantize
 from customers import services as customer_services
 from customers.models import (
+    Address,
     Consent,
     ConsentChange,
     Customer,
@@ -44,7 +52,7 @@ from customers.models import (
     Tier,
 )
 from customers.segments import rfm_recompute, rule_compile, segment_recompute
-from demo import catalog_data, customers_data, inventory_data
+from demo import catalog_data, customers_data, inventory_data, orders_data
 from inventory import services as inventory_services
 from inventory.models import (
     PurchaseOrder,
@@ -55,7 +63,24 @@ from inventory.models import (
     Supplier,
     SupplierItem,
 )
-from orders.models import TaxRate
+from inventory.selectors import availability_for_channel
+from orders import services as order_services
+from orders.discounts import codes_generate
+from orders.models import (
+    Cart,
+    Discount,
+    DiscountCode,
+    DiscountRedemption,
+    Order,
+    OrderHistory,
+    Payment,
+    PaymentMethod,
+    ShippingMethod,
+    ShippingRate,
+    TaxRate,
+    Transaction,
+)
+from orders.services.carts import ADDRESS_FIELDS as CART_ADDRESS_FIELDS
 
 
 @dataclass
@@ -188,10 +213,6 @@ def seed_inventory(*, seed: int = 11) -> int:
     """Locations, opening stock (some items low or sold out), suppliers and a few purchase
     orders. Opening stock is a count, so it is in the ledger like any other change. Returns the
     number of stock rows counted; a database that already has stock keeps it."""
-    import random
-
-    from django.db.models import Q
-
     rng = random.Random(seed)
     channels = {c.code: c for c in Channel.objects.all()}
     locations = {}
@@ -295,9 +316,7 @@ def seed_inventory(*, seed: int = 11) -> int:
 
 def seed_sales_history(*, sales: int = 300, seed: int = 13) -> int:
     """Shipped sales from the Chiba warehouse, so that demand, low-stock signals and
-    replenishment have something to show. (Orders themselves arrive with the orders app.)"""
-    import random
-
+    replenishment have something to show. (They predate the orders `seed_orders` places.)"""
     from inventory.errors import InsufficientStock
 
     if StockMovement.objects.filter(reason=StockMovement.Reason.SHIPMENT).exists():
@@ -567,8 +586,6 @@ def _backdate(customers: list[Customer], *, now) -> None:
 
 def _seed_points_use(report: CustomerSeed, *, seed: int, now) -> None:
     """A few members spend points on their latest order; staff adjust some by hand."""
-    import random
-
     rng = random.Random(seed + 1)
     members = list(
         LoyaltyAccount.objects.filter(balance__gte=300)
@@ -599,3 +616,547 @@ def _seed_points_use(report: CustomerSeed, *, seed: int, now) -> None:
             account.customer, points=points, reason=reason, actor="admin"
         )
         report.adjustments += 1
+
+
+# --- Orders ----------------------------------------------------------------------------------
+
+
+@dataclass
+class OrderSeed:
+    shipping_methods: int = 0
+    shipping_rates: int = 0
+    discounts: int = 0
+    codes: int = 0
+    placed: int = 0
+    not_placed: int = 0  # planned, but the goods or the buyer were not there
+    declined: int = 0
+    abandoned: int = 0
+    existing: int = 0
+    channels: dict[str, int] = field(default_factory=dict)
+    payment_statuses: dict[str, int] = field(default_factory=dict)
+    statuses: dict[str, int] = field(default_factory=dict)
+    flagged: int = 0
+
+    def summary(self) -> str:
+        setup = (
+            f"{self.shipping_methods} shipping methods ({self.shipping_rates} rates), "
+            f"{self.discounts} discounts ({self.codes} codes)"
+        )
+        if not self.placed:
+            return f"{self.existing} orders already there; {setup}."
+        channels = ", ".join(f"{code} {n}" for code, n in self.channels.items())
+        payments = ", ".join(f"{status} {n}" for status, n in self.payment_statuses.items())
+        statuses = ", ".join(f"{status} {n}" for status, n in self.statuses.items())
+        missed = f" ({self.not_placed} planned could not be placed)" if self.not_placed else ""
+        return (
+            f"{self.placed} placed through checkout{missed} ({channels}); payments: {payments}; "
+            f"orders: {statuses}, {self.flagged} flagged; {self.declined} declined card(s) and "
+            f"{self.abandoned} abandoned cart(s) left open; {setup}."
+        )
+
+
+@transaction.atomic
+def seed_selling_setup(*, now=None) -> OrderSeed:
+    """Shipping methods with their rates for every channel, and the discounts with their codes
+    (idempotent: definitions are refreshed, usage counts are kept)."""
+    now = now or timezone.now()
+    report = OrderSeed()
+    channels = {c.code: c for c in Channel.objects.all()}
+    for position, (codes, code, name, basis, free_over, days, rates) in enumerate(
+        orders_data.SHIPPING_METHODS
+    ):
+        for channel_code in codes:
+            if channel_code not in channels:
+                continue
+            method, _ = ShippingMethod.objects.update_or_create(
+                channel=channels[channel_code],
+                code=code,
+                defaults={
+                    "name": name,
+                    "basis": basis,
+                    "free_over": free_over,
+                    "transit_days": days,
+                    "position": position,
+                    "is_active": True,
+                },
+            )
+            report.shipping_methods += 1
+            for country, region, threshold, price in rates:
+                ShippingRate.objects.update_or_create(
+                    method=method,
+                    country=country,
+                    region=region,
+                    from_threshold=threshold,
+                    defaults={"price": price},
+                )
+                report.shipping_rates += 1
+    for spec in orders_data.DISCOUNTS:
+        same = {"codes__code": spec.code} if spec.code else {"name": spec.name}
+        discount = Discount.objects.filter(**same).order_by("pk").first() or Discount()
+        discount.name = spec.name
+        discount.kind = spec.kind
+        discount.value = spec.value
+        discount.target = spec.target
+        discount.currency = spec.currency
+        discount.min_subtotal = spec.min_subtotal
+        discount.buy_quantity = spec.buy_quantity
+        discount.get_quantity = spec.get_quantity
+        discount.per_customer_limit = spec.per_customer_limit
+        discount.automatic = spec.automatic
+        discount.is_active = True
+        discount.valid_until = now + timedelta(days=spec.days_left) if spec.days_left else None
+        discount.save()
+        discount.channels.set([channels[c] for c in spec.channels if c in channels])
+        discount.categories.set(Category.objects.filter(slug__in=spec.categories))
+        if spec.code:
+            DiscountCode.objects.get_or_create(code=spec.code, defaults={"discount": discount})
+        if spec.name == orders_data.WINBACK_NAME and not discount.codes.exists():
+            codes_generate(
+                discount,
+                count=orders_data.WINBACK_CODES,
+                prefix=orders_data.WINBACK_PREFIX,
+                batch=orders_data.WINBACK_BATCH,
+            )
+        report.discounts += 1
+    report.codes = DiscountCode.objects.count()
+    return report
+
+
+def seed_orders(*, count: int = 60, seed: int = 23, now=None) -> OrderSeed:
+    """`count` orders over the last six weeks, placed the way the storefront places them
+    (cart, lines, address and shipping or a pickup store, checkout with the test gateway), then
+    taken further by staff actions: captured, settled, refunded, cancelled, held, flagged. Also
+    a few declined cards and abandoned carts. A database that has orders keeps them."""
+    now = now or timezone.now()
+    report = seed_selling_setup(now=now)
+    if count <= 0 or Order.objects.exists():
+        report.existing = Order.objects.count()
+        return report
+    planned, carts = orders_data.plan(count, seed=seed)
+    with transaction.atomic():  # all or nothing, like the customers
+        shop = _DemoShop(now=now)
+        for order in sorted(planned, key=lambda p: (-p.days_ago, p.key)):  # numbers by date
+            _seed_order(report, shop, order, now=now)
+        for cart in carts:
+            _seed_cart(report, shop, cart, now=now)
+    orders = Order.objects.all()
+    report.placed = orders.count()
+    report.channels = _counted(orders, "channel__code")
+    report.payment_statuses = _counted(orders, "payment_status")
+    report.statuses = _counted(orders, "status")
+    report.flagged = orders.filter(flagged=True).count()
+    return report
+
+
+def _counted(queryset, field_name: str) -> dict[str, int]:
+    rows = queryset.order_by().values_list(field_name).annotate(n=Count("pk"))
+    return dict(sorted(rows, key=lambda row: (-row[1], row[0])))
+
+
+@contextmanager
+def _card_capture(mode: str):
+    """Card payments authorized only (`authorize`) or captured at once (`capture`)."""
+    before = settings.ORDERS_CARD_CAPTURE
+    settings.ORDERS_CARD_CAPTURE = mode
+    try:
+        yield
+    finally:
+        settings.ORDERS_CARD_CAPTURE = before
+
+
+@dataclass
+class _Buyer:
+    customer: Customer | None  # the cart is theirs (signed in, or picked by the call centre)
+    email: str
+    phone: str
+    address: dict | None
+
+
+@dataclass
+class _Goods:
+    price: Decimal
+    category: str
+    available: int
+
+
+class _DemoShop:
+    """What the seeding picks from: buyers per country and sellable goods per channel and
+    pickup store, with the units it has used up so far (so carts ask only for what is there)."""
+
+    def __init__(self, *, now) -> None:
+        self.now = now
+        self.channels = {c.code: c for c in Channel.objects.all()}
+        self.emails = {e.lower() for e in Customer.objects.values_list("email", flat=True) if e}
+        self.guests = 0
+        addresses: dict[int, dict] = {}
+        for address in Address.objects.filter(customer__state=Customer.State.ACTIVE).order_by(
+            "customer_id", "-is_default_shipping", "pk"
+        ):
+            addresses.setdefault(address.customer_id, _address_dict(address))
+        self.addresses = addresses
+        people = Customer.objects.filter(state=Customer.State.ACTIVE, pk__in=list(addresses))
+        self.hanako = people.filter(email=customers_data.KNOWN_LOGIN_EMAIL).first()
+        self.people: dict[tuple[str, str], list[Customer]] = {}
+        for customer in people.exclude(email=customers_data.KNOWN_LOGIN_EMAIL).order_by("pk"):
+            kind = "member" if customer.user_id else "known"
+            country = addresses[customer.pk]["country"]
+            self.people.setdefault((kind, country), []).append(customer)
+        self.goods: dict[str, dict[int, _Goods]] = {}
+        self.store_stock: dict[str, dict[int, int]] = {}
+
+    def country(self, channel: str) -> str:
+        return self.channels[channel].country or "JP"
+
+    def buyer(self, rng: random.Random, kind: str, channel: str) -> _Buyer:
+        country = self.country(channel)
+        if kind == "hanako" and self.hanako is not None:
+            return _Buyer(self.hanako, "", "", self.addresses[self.hanako.pk])
+        staffed = channel in ("phone-jp", "pos-shibuya")  # the profile is looked up by staff
+        pool = self.people.get(("member" if kind in ("hanako", "member") else "known", country))
+        if kind != "guest" and pool:
+            customer = rng.choice(pool)
+            if customer.user_id or staffed:
+                return _Buyer(customer, "", customer.phone, self.addresses[customer.pk])
+            if customer.email:  # a known customer checking out as a guest, by e-mail
+                return _Buyer(None, customer.email, "", self.addresses[customer.pk])
+        while True:
+            self.guests += 1
+            person = orders_data.guest(rng, country, self.guests)
+            if person["email"] not in self.emails:
+                self.emails.add(person["email"])
+                return _Buyer(None, person["email"], person["phone"], person["address"])
+
+    def _goods(self, channel_code: str) -> dict[int, _Goods]:
+        if channel_code not in self.goods:
+            channel = self.channels[channel_code]
+            published = ProductChannelListing.objects.filter(
+                Q(available_from__isnull=True) | Q(available_from__lte=self.now),
+                Q(available_until__isnull=True) | Q(available_until__gt=self.now),
+                channel=channel,
+                is_published=True,
+            ).values("product_id")
+            rows = (
+                VariantChannelListing.objects.filter(
+                    channel=channel, variant__product_id__in=published
+                )
+                .order_by("variant_id")
+                .values_list("variant_id", "price", "variant__product__category__slug")
+            )
+            prices = {variant_id: (price, category or "") for variant_id, price, category in rows}
+            available = availability_for_channel(channel=channel, variant_ids=list(prices))
+            self.goods[channel_code] = {
+                variant_id: _Goods(price, category, available.get(variant_id, 0))
+                for variant_id, (price, category) in prices.items()
+                if available.get(variant_id, 0) > 0
+            }
+        return self.goods[channel_code]
+
+    def _at_store(self, store: str) -> dict[int, int]:
+        if store not in self.store_stock:
+            free = F("on_hand") - F("allocated") - F("safety_stock")
+            self.store_stock[store] = dict(
+                Stock.objects.filter(location__code=store)
+                .annotate(free=free)
+                .filter(free__gt=0)
+                .values_list("variant_id", "free")
+            )
+        return self.store_stock[store]
+
+    def basket(
+        self, rng: random.Random, channel: str, kind: str, store: str = ""
+    ) -> list[tuple[int, int]]:
+        """(variant id, quantity) lines that the channel (and the pickup store) can sell now."""
+        goods = self._goods(channel)
+        at_store = self._at_store(store) if store else None
+
+        def left(variant_id: int) -> int:
+            units = goods[variant_id].available
+            return min(units, at_store.get(variant_id, 0)) if at_store is not None else units
+
+        def pool(category: str = "") -> list[int]:
+            return [
+                v for v in goods if left(v) > 0 and (not category or goods[v].category == category)
+            ]
+
+        lines: dict[int, int] = {}
+        everyday = Decimal(4500) if self.country(channel) == "JP" else Decimal(35)
+
+        def one_of(choices: list[int]) -> int:
+            """Mostly everyday goods (a parka now and then): baskets of a few thousand yen."""
+            cheap = [v for v in choices if goods[v].price <= everyday]
+            return rng.choice(cheap if cheap and rng.random() < 0.8 else choices)
+
+        def take(variant_id: int, quantity: int) -> None:
+            quantity = min(quantity, left(variant_id))
+            if quantity <= 0:
+                return
+            lines[variant_id] = lines.get(variant_id, 0) + quantity
+            goods[variant_id].available -= quantity
+            if at_store is not None:
+                at_store[variant_id] -= quantity
+
+        if kind == "tshirts" and pool("t-shirts"):
+            for _unit in range(3):  # three units, mixed sizes or colours: the third is free
+                choices = pool("t-shirts")
+                if choices:
+                    take(rng.choice(choices), 1)
+        elif kind == "tea" and pool("tea"):
+            for variant_id in rng.sample(pool("tea"), min(len(pool("tea")), rng.randint(1, 2))):
+                take(variant_id, rng.choice([1, 1, 2]))
+        elif kind == "big" and pool():
+            target = Decimal(9500) if self.country(channel) == "JP" else Decimal(95)
+            total = Decimal(0)
+            while total < target and len(lines) < 5 and pool():
+                variant_id = one_of(pool())
+                take(variant_id, rng.choice([1, 2]))
+                total = sum((goods[v].price * q for v, q in lines.items()), Decimal(0))
+        else:
+            for _line in range(rng.choice([1, 1, 1, 2, 2, 3])):
+                choices = [v for v in pool() if v not in lines]
+                if choices:
+                    take(one_of(choices), 2 if rng.random() < 0.2 else 1)
+        return sorted(lines.items())
+
+    def code(self, planned: orders_data.PlannedOrder) -> str:
+        if planned.code != "winback":
+            return planned.code
+        unused = DiscountCode.objects.filter(batch=orders_data.WINBACK_BATCH, times_used=0)
+        found = unused.order_by("code").first()
+        return found.code if found else ""
+
+
+def _address_dict(address: Address) -> dict:
+    return {name: getattr(address, name) for name in CART_ADDRESS_FIELDS}
+
+
+def _filled_cart(channel: Channel, buyer: _Buyer, lines: list[tuple[int, int]]) -> Cart:
+    cart = order_services.cart_create(channel=channel, customer=buyer.customer, email=buyer.email)
+    for variant_id, quantity in lines:
+        try:
+            cart = order_services.cart_line_set(cart, variant_id=variant_id, quantity=quantity)
+        except DomainError:
+            continue  # sold meanwhile: the buyer goes on without it
+    return cart
+
+
+def _seed_order(
+    report: OrderSeed, shop: _DemoShop, planned: orders_data.PlannedOrder, *, now
+) -> None:
+    rng = random.Random(planned.rng_seed)
+    placed_at = now - timedelta(days=planned.days_ago)
+    channel = shop.channels.get(planned.channel)
+    if channel is None:
+        report.not_placed += 1
+        return
+    buyer = shop.buyer(rng, planned.buyer, planned.channel)
+    lines = shop.basket(rng, planned.channel, planned.basket, planned.store)
+    if not lines or (planned.delivery != "pickup" and not buyer.address):
+        report.not_placed += 1
+        return
+    since = timezone.now()
+    cart = _filled_cart(channel, buyer, lines)
+    details: dict = {}
+    if planned.delivery == "pickup":
+        details["pickup_location"] = planned.store
+    else:
+        details.update(shipping_address=buyer.address, shipping_method=planned.delivery)
+    if buyer.phone:
+        details["phone"] = buyer.phone
+    code = shop.code(planned)
+    if code:
+        details["discount_code"] = code
+    card = planned.payment == PaymentMethod.CARD
+    authorize_only = planned.outcome in ("authorized", "cancelled_authorized")
+    try:
+        cart = order_services.cart_update(cart, **details)
+        if code and order_services.cart_quote(cart).code_problem:
+            cart = order_services.cart_update(cart, discount_code="")  # the buyer removes it
+        with _card_capture("authorize" if authorize_only else "capture"):
+            order = order_services.checkout_complete(
+                cart,
+                payment=order_services.PaymentInput(
+                    method=planned.payment, token=orders_data.CARD_OK if card else ""
+                ),
+            )
+    except DomainError:
+        report.not_placed += 1  # the cart stays open: one more abandoned cart
+        _stamp_cart(cart.pk, since, placed_at)
+        return
+    _stamp_order(order, since, placed_at, placing=True)
+    _order_afterwards(order, planned, rng, placed_at=placed_at, now=now)
+
+
+def _order_afterwards(
+    order: Order, planned: orders_data.PlannedOrder, rng: random.Random, *, placed_at, now
+) -> None:
+    """What staff did with the order after it was placed, each at its own time."""
+
+    def at(hours: float, action) -> None:
+        since = timezone.now()
+        action()
+        when = min(placed_at + timedelta(hours=hours), now - timedelta(minutes=5))
+        _stamp_order(order, since, max(when, placed_at))
+
+    outcome, method = planned.outcome, planned.payment
+    if outcome == "settled":
+        hours = {"cod": rng.uniform(30, 80), "bank_transfer": rng.uniform(5, 40)}.get(
+            method, rng.uniform(3, 50)
+        )
+        at(
+            hours,
+            lambda: order_services.payment_settle(
+                order,
+                amount=quantize(order.total, order.currency),
+                note=orders_data.SETTLE_NOTES[method],
+            ),
+        )
+    elif outcome == "authorized" and planned.days_ago > 2:
+        amount = quantize(order.authorized_total, order.currency)
+        at(rng.uniform(20, 44), lambda: order_services.payment_capture(order, amount=amount))
+    elif outcome == "partially_refunded":
+        share = Decimal(rng.choice([20, 30, 40])) / 100
+        amount = quantize(order.total * share, order.currency)
+        reason = rng.choice(orders_data.PARTIAL_REFUND_REASONS)
+        at(
+            rng.uniform(48, 200),
+            lambda: order_services.payment_refund(order, amount=amount, reason=reason),
+        )
+    elif outcome == "refunded":
+        at(
+            rng.uniform(48, 200),
+            lambda: order_services.payment_refund(
+                order,
+                amount=quantize(order.total, order.currency),
+                reason=orders_data.FULL_REFUND_REASON,
+            ),
+        )
+    elif outcome in ("cancelled", "cancelled_authorized"):
+        reason = orders_data.CANCEL_REASONS[
+            "authorized" if outcome == "cancelled_authorized" else method
+        ]
+        hours = 7 * 24 + rng.uniform(1, 8) if method == "bank_transfer" else rng.uniform(1, 20)
+        at(hours, lambda: order_services.order_cancel(order, reason=reason))
+    elif outcome == "on_hold":
+        reason = rng.choice(orders_data.HOLD_REASONS)
+        at(rng.uniform(1, 12), lambda: order_services.order_hold(order, reason=reason))
+    elif outcome == "flagged":
+        reason = rng.choice(orders_data.FLAG_REASONS)
+        at(rng.uniform(0.5, 6), lambda: order_services.order_flag(order, reason=reason))
+
+
+def _seed_cart(report: OrderSeed, shop: _DemoShop, planned: orders_data.PlannedCart, *, now):
+    """A cart left open: its card was declined at checkout, or the buyer just went away."""
+    rng = random.Random(planned.rng_seed)
+    channel = shop.channels.get(planned.channel)
+    if channel is None:
+        return
+    buyer = shop.buyer(rng, planned.buyer, planned.channel)
+    lines = shop.basket(rng, planned.channel, "any")
+    if not lines:
+        return
+    since = timezone.now()
+    cart = _filled_cart(channel, buyer, lines)
+    if planned.declined and buyer.address:
+        method = "ground" if planned.channel == "web-us" else "yamato"
+        try:
+            cart = order_services.cart_update(
+                cart, shipping_address=buyer.address, shipping_method=method
+            )
+            order_services.checkout_complete(
+                cart,
+                payment=order_services.PaymentInput(
+                    method=PaymentMethod.CARD, token=orders_data.CARD_DECLINED
+                ),
+            )
+        except order_services.PaymentDeclined:
+            report.declined += 1
+        except DomainError:
+            report.abandoned += 1
+    else:
+        if buyer.address and rng.random() < 0.5:  # got as far as the address
+            order_services.cart_update(cart, shipping_address=buyer.address)
+        report.abandoned += 1
+    _stamp_cart(cart.pk, since, now - timedelta(days=planned.days_ago))
+
+
+def _stamp_row(model, pk: int, since, values: dict) -> dict:
+    """Set each timestamp field that was written since `since` to its value; returns the row."""
+    row = model.objects.filter(pk=pk).values("pk", *values).get()
+    changed = {
+        name: value
+        for name, value in values.items()
+        if row[name] is not None and row[name] >= since
+    }
+    if changed:
+        model.objects.filter(pk=pk).update(**changed)
+    return {**row, **changed}
+
+
+def _stamp_events(subject_type: str, subject_id: int, since, when, **payload) -> None:
+    events = list(
+        OutboxEvent.objects.filter(
+            subject_type=subject_type, subject_id=str(subject_id), occurred_at__gte=since
+        )
+    )
+    for event in events:
+        event.occurred_at = when
+        event.payload.update({k: v for k, v in payload.items() if k in event.payload})
+    OutboxEvent.objects.bulk_update(events, ["occurred_at", "payload"])
+
+
+def _stamp_cart(cart_id: int, since, when) -> None:
+    """The cart, its payment attempts and its events were written at `when`, not now."""
+    _stamp_row(
+        Cart,
+        cart_id,
+        since,
+        {
+            "created_at": when - timedelta(minutes=7),
+            "last_activity_at": when,
+            "completed_at": when,
+        },
+    )
+    Payment.objects.filter(cart_id=cart_id, created_at__gte=since).update(created_at=when)
+    Transaction.objects.filter(payment__cart_id=cart_id, created_at__gte=since).update(
+        created_at=when
+    )
+    _stamp_events("cart", cart_id, since, when, last_activity_at=when)
+
+
+def _stamp_order(order: Order, since, when, *, placing: bool = False) -> None:
+    """The services stamp what they write with the current time; the demo's orders were placed
+    and handled over six weeks. Timestamps only (of the order, its cart, payments, history,
+    redemptions, a profile it created and its events): no amount or state changes."""
+    row = _stamp_row(
+        Order,
+        order.pk,
+        since,
+        {"placed_at": when, "paid_at": when, "cancelled_at": when},
+    )
+    OrderHistory.objects.filter(order_id=order.pk, created_at__gte=since).update(created_at=when)
+    Payment.objects.filter(order_id=order.pk, created_at__gte=since).update(created_at=when)
+    Transaction.objects.filter(payment__order_id=order.pk, created_at__gte=since).update(
+        created_at=when
+    )
+    DiscountRedemption.objects.filter(reference=order.number, created_at__gte=since).update(
+        created_at=when
+    )
+    if placing and order.customer_id:  # a profile checkout made, or details it learnt
+        Customer.objects.filter(pk=order.customer_id, acquired_at__gte=since).update(
+            acquired_at=when
+        )
+        HistoryEntry.objects.filter(customer_id=order.customer_id, created_at__gte=since).update(
+            created_at=when
+        )
+    if order.cart_id:
+        _stamp_cart(order.cart_id, since, when)
+    _stamp_events(
+        "order",
+        order.pk,
+        since,
+        when,
+        placed_at=row["placed_at"],
+        paid_at=when,
+        refunded_at=when,
+        cancelled_at=when,
+    )

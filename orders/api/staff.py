@@ -49,6 +49,7 @@ class StaffOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             .order_by("-placed_at", "-id")
         )
 
+    @extend_schema(operation_id="v1_staff_orders_list")
     def list(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response([order_json(o) for o in page])

@@ -313,6 +313,7 @@ class MyOrdersView(APIView):
 
         return [IsCustomer()]
 
+    @extend_schema(operation_id="v1_orders_list")
     def get(self, request):
         from commerce.api.pagination import PageNumberPagination
 

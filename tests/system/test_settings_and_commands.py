@@ -7,13 +7,14 @@ import os
 import secrets
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
@@ -44,6 +45,19 @@ from customers.models import (
     SegmentMembership,
 )
 from customers.services import account_authenticate
+from inventory.selectors import stock_reconcile
+from orders.models import (
+    Cart,
+    Discount,
+    DiscountCode,
+    DiscountRedemption,
+    Order,
+    OrderLine,
+    Payment,
+    ShippingMethod,
+    ShippingRate,
+    Transaction,
+)
 
 
 def manage(*args: str, **env: str | None) -> subprocess.CompletedProcess:
@@ -135,6 +149,16 @@ SEEDED_MODELS = [
     PointEntry,
     Segment,
     SegmentMembership,
+    ShippingMethod,
+    ShippingRate,
+    Discount,
+    DiscountCode,
+    DiscountRedemption,
+    Cart,
+    Order,
+    OrderLine,
+    Payment,
+    Transaction,
 ]
 
 
@@ -142,14 +166,20 @@ def seeded_counts() -> dict[str, int]:
     return {model.__name__: model.objects.count() for model in SEEDED_MODELS}
 
 
+# Small, to keep the seed quick: 30 orders still take every scripted path (paid, authorized,
+# awaiting, settled, refunded, cancelled, held, flagged, pickup, codes, buy 2 get 1).
+SEED = {"products": 30, "customers": 20, "orders": 30}
+
+
 @pytest.fixture
 def seeded(db) -> dict[str, int]:
     out, err = io.StringIO(), io.StringIO()
-    call_command("seed_demo", products=30, customers=20, stdout=out, stderr=err)
+    call_command("seed_demo", **SEED, stdout=out, stderr=err)
     assert err.getvalue() == ""
     assert "Catalogue: " in out.getvalue()
     assert "0 bad." in out.getvalue()
     assert "hanako@example.jp / demo-password-2026" in out.getvalue()
+    assert "Orders: 30 placed through checkout (" in out.getvalue()
     return seeded_counts()
 
 
@@ -180,7 +210,7 @@ def test_seed_demo_creates_a_priced_published_catalogue(seeded, api_client):
 
 
 def test_seed_demo_run_twice_duplicates_nothing(seeded):
-    call_command("seed_demo", products=30, customers=20, stdout=io.StringIO(), stderr=io.StringIO())
+    call_command("seed_demo", **SEED, stdout=io.StringIO(), stderr=io.StringIO())
 
     assert seeded_counts() == seeded
 
@@ -195,7 +225,7 @@ def test_seed_demo_gives_the_catalogue_manager_a_working_token(seeded, api_clien
     assert response.json()["count"] == 32
 
 
-def test_seed_demo_creates_customers_with_purchases_points_and_segments(seeded):
+def test_seed_demo_creates_customers_with_purchases_points_segments_and_orders(seeded):
     assert seeded["Customer"] >= 20
     assert Customer.objects.filter(acquired_channel__kind=Channel.Kind.POS).exists()
     assert Customer.objects.filter(acquired_channel__code="web-us").exists()
@@ -216,13 +246,103 @@ def test_seed_demo_creates_customers_with_purchases_points_and_segments(seeded):
     for segment in Segment.objects.all():
         assert segment.computed_at is not None
         assert segment.member_count == segment.memberships.count()
+    assert_orders_are_a_working_business()
 
 
-def test_seed_demo_customer_login_works(seeded):
+def assert_orders_are_a_working_business():
+    """The orders seeded through checkout and staff actions (same seed as above: one seed is
+    slow enough)."""
+    now = timezone.now()
+    orders = Order.objects.all()
+    assert orders.count() == 30
+    assert set(orders.values_list("channel__code", flat=True)) >= {
+        "web-jp",
+        "app-jp",
+        "web-us",
+        "phone-jp",
+        "marketplace-jp",
+    }
+    assert set(orders.values_list("status", flat=True)) >= {
+        "unfulfilled",
+        "unconfirmed",
+        "on_hold",
+        "cancelled",
+    }
+    assert set(orders.values_list("payment_status", flat=True)) >= {
+        "paid",
+        "authorized",
+        "awaiting",
+        "partially_refunded",
+        "refunded",
+        "not_charged",
+    }
+    assert set(orders.values_list("payment_method", flat=True)) == {
+        "card",
+        "cod",
+        "bank_transfer",
+        "pay_at_store",
+    }
+    assert orders.filter(flagged=True).exclude(flag_reason="").exists()
+    assert orders.filter(pickup_location__pickup_enabled=True).exists()
+    assert orders.filter(currency="USD", prices_include_tax=False).exists()
+    assert orders.filter(customer__email="hanako@example.jp").count() == 3
+    assert not orders.filter(customer__isnull=True).exists()
+    assert not orders.filter(Q(placed_at__gt=now) | Q(paid_at__gt=now)).exists()
+    first, last = orders.order_by("placed_at").first(), orders.order_by("placed_at").last()
+    assert last.placed_at - first.placed_at > timedelta(days=14)
+    assert list(orders.order_by("placed_at").values_list("number", flat=True)) == sorted(
+        orders.values_list("number", flat=True)
+    )
+    # Money: every total is the sum of its transactions; the stock ledger balances.
+    success = Q(payments__transactions__status="success")
+    sums = orders.annotate(
+        captured=Sum(
+            "payments__transactions__amount",
+            filter=success & Q(payments__transactions__kind="capture"),
+            default=0,
+        ),
+        refunded=Sum(
+            "payments__transactions__amount",
+            filter=success & Q(payments__transactions__kind="refund"),
+            default=0,
+        ),
+    )
+    for order in sums:
+        assert (order.paid_total, order.refunded_total) == (order.captured, order.refunded), order
+        assert order.total == order.subtotal + order.shipping_total + (
+            0 if order.prices_include_tax else order.tax_total
+        ), order
+    assert stock_reconcile() == []
+    # Shipping for every channel, discounts used, carts left behind.
+    for channel in Channel.objects.all():
+        assert ShippingMethod.objects.filter(channel=channel, is_active=True).exists(), channel
+    yamato = ShippingMethod.objects.get(channel__code="web-jp", code="yamato")
+    assert yamato.free_over == 5500
+    assert yamato.rates.filter(region="沖縄県").exists()
+    assert ShippingMethod.objects.get(channel__code="web-us", code="ground").rates.filter(
+        region="NY"
+    )
+    assert Discount.objects.filter(kind="bxgy", buy_quantity=2, get_quantity=1).exists()
+    assert DiscountCode.objects.filter(single_use=True, batch="demo-winback").count() == 50
+    assert DiscountCode.objects.get(code="WELCOME10").discount.per_customer_limit == 1
+    assert DiscountRedemption.objects.count() >= 5
+    assert orders.exclude(discounts=[]).count() >= 5
+    declined = Cart.objects.filter(state="open", payments__status=Payment.Status.DECLINED)
+    assert declined.exists()
+    assert Cart.objects.filter(
+        state="open", lines__isnull=False, last_activity_at__lt=now - timedelta(hours=2)
+    ).exists()
+
+
+def test_seed_demo_customer_login_works(seeded, api_client):
     signed_in = account_authenticate(email="hanako@example.jp", password="demo-password-2026")
 
     assert signed_in.customer.last_name_reading == "ヤマダ"
     assert signed_in.customer.purchases.exists()
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {signed_in.token}")
+    mine = api_client.get("/api/v1/orders/")
+    assert mine.status_code == 200, mine.content
+    assert mine.json()["count"] == 3
 
 
 # --- API schema ------------------------------------------------------------------------------

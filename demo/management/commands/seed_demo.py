@@ -8,7 +8,8 @@ from demo import services
 class Command(BaseCommand):
     help = (
         "Load realistic demo data (channels, categories, products with prices, stock, "
-        "customers with purchases and loyalty points, users). Re-runnable."
+        "customers with purchases and loyalty points, shipping, discounts, orders, users). "
+        "Re-runnable."
     )
 
     def add_arguments(self, parser):
@@ -18,8 +19,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--customers", type=int, default=300, help="About how many customers (default 300)"
         )
+        parser.add_argument("--orders", type=int, default=60, help="How many orders (default 60)")
 
-    def handle(self, *args, products, customers, **options):
+    def handle(self, *args, products, customers, orders, **options):
         started = time.monotonic()
         services.seed_reference_data()
         report = services.seed_catalogue(products=products)
@@ -28,17 +30,21 @@ class Command(BaseCommand):
         services.seed_bundles()
         counted = services.seed_inventory()
         sold = services.seed_sales_history()
-        orders = services.seed_purchase_orders()
+        purchase_orders = services.seed_purchase_orders()
         logins = services.seed_users()
         step = time.monotonic()
         people = services.seed_customers(count=customers)
         people_seconds = time.monotonic() - step
+        step = time.monotonic()
+        sales = services.seed_orders(count=orders)
+        sales_seconds = time.monotonic() - step
         self.stdout.write(f"Catalogue: {report.summary()}")
         self.stdout.write(
             f"Inventory: {counted} opening stock levels counted, {sold} units sold and shipped, "
-            f"{orders} purchase order(s) from replenishment."
+            f"{purchase_orders} purchase order(s) from replenishment."
         )
         self.stdout.write(f"Customers: {people.summary()} ({people_seconds:.1f} s)")
+        self.stdout.write(f"Orders: {sales.summary()} ({sales_seconds:.1f} s)")
         self.stdout.write(
             f"Logins: admin / {logins.admin_password} (superuser), "
             f"{logins.staff_username} / {logins.staff_password} (catalogue staff, API token {logins.staff_token}), "
