@@ -757,12 +757,9 @@ class OrderAdmin(admin.ModelAdmin):
     )
     def settle_selected(self, request, queryset):
         def settle(order: Order, data: dict) -> None:
-            amount = data["amount"]
-            if amount is None:
-                amount = order.balance_due
-                if amount <= 0:
-                    raise ValidationFailed({"amount": [_("Nothing is due.")]})
-            services.payment_settle(order, amount=amount, note=data["note"], actor=request.user)
+            services.payment_settle(
+                order, amount=data["amount"], note=data["note"], actor=request.user
+            )
 
         return self._with_form(
             request,

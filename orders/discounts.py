@@ -186,8 +186,9 @@ def _check_rules(
 
 
 def _matching(discount: Discount, lines: list[CartLine]) -> list[CartLine]:
-    product_ids = set(discount.products.values_list("pk", flat=True))
-    paths = list(discount.categories.values_list("path", flat=True))
+    # .all(), not values_list(): automatic promotions come with these prefetched.
+    product_ids = {product.pk for product in discount.products.all()}
+    paths = [category.path for category in discount.categories.all()]
     return [
         line
         for line in lines

@@ -72,20 +72,20 @@ class StaffOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @action(detail=True, methods=["post"])
     def refund(self, request, number=None):
         d = validated(StaffAmountInputSerializer, request.data)
-        order = self.get_object()
-        amount = d.get("amount", order.paid_total - order.refunded_total)
         return self._done(
-            services.payment_refund(order, amount=amount, reason=d["reason"], actor=request.user)
+            services.payment_refund(
+                self.get_object(), amount=d.get("amount"), reason=d["reason"], actor=request.user
+            )
         )
 
     @extend_schema(request=StaffAmountInputSerializer)
     @action(detail=True, methods=["post"])
     def settle(self, request, number=None):
         d = validated(StaffAmountInputSerializer, request.data)
-        order = self.get_object()
-        amount = d.get("amount", order.balance_due)
         return self._done(
-            services.payment_settle(order, amount=amount, note=d["reason"], actor=request.user)
+            services.payment_settle(
+                self.get_object(), amount=d.get("amount"), note=d["reason"], actor=request.user
+            )
         )
 
     @extend_schema(request=StaffReasonInputSerializer)

@@ -23,8 +23,6 @@ from commerce.api.problems import problem_exception_handler
 from commerce.errors import DomainError, NotFound, ValidationFailed
 from commerce.selectors import channel_get_active
 from customers.models import Customer
-from inventory.models import StockLocation
-from inventory.selectors import availability_by_location
 from orders import services
 from orders.api.serializers import (
     CartCreateInputSerializer,
@@ -39,13 +37,14 @@ from orders.api.serializers import (
     validated,
 )
 from orders.gateways import gateway_get
-from orders.models import Cart, Order, OrderLine, ShippingMethod
+from orders.models import Cart, Order, OrderLine
+from orders.services.carts import pickup_stores
 from orders.services.idempotency import (
     fingerprint,
     idempotency_begin,
     idempotency_finish,
 )
-from orders.services.quotes import destination_for, shipping_price
+from orders.services.quotes import destination_for, shipping_options
 
 TAG_CART = ["storefront: cart and checkout"]
 TAG_ORDERS = ["storefront: orders"]
@@ -149,25 +148,22 @@ class CartShippingMethodsView(StorefrontView):
 
     def get(self, request, token):
         cart = cart_for(request, token)
-        quote = services.cart_quote(cart)
-        destination = destination_for(cart)
-        goods = sum((line.unit_price * line.quantity for line in quote.lines if line.unit_price), 0)
-        options = []
-        for method in ShippingMethod.objects.filter(channel=cart.channel, is_active=True):
-            price = shipping_price(
-                method, destination=destination, weight_grams=quote.weight_grams, subtotal=goods
-            )
-            if price is not None:
-                options.append(
+        currency = cart.channel.currency
+        return Response(
+            {
+                "destination": destination_for(cart).country,
+                "methods": [
                     {
                         "code": method.code,
                         "name": method.name,
-                        "price": money(price, quote.currency),
-                        "free_over": money(method.free_over, quote.currency),
+                        "price": money(price, currency),
+                        "free_over": money(method.free_over, currency),
                         "transit_days": method.transit_days,
                     }
-                )
-        return Response({"destination": destination.country, "methods": options})
+                    for method, price in shipping_options(cart)
+                ],
+            }
+        )
 
 
 @extend_schema(tags=TAG_CART, responses=OpenApiTypes.OBJECT)
@@ -175,38 +171,17 @@ class CartPickupStoresView(StorefrontView):
     """Stores of the channel where the cart can be picked up, and whether each has it all now."""
 
     def get(self, request, token):
-        cart = cart_for(request, token)
-        lines = list(cart.lines.select_related("variant"))
-        stores = list(
-            StockLocation.objects.filter(
-                is_active=True, pickup_enabled=True, channels=cart.channel
-            ).order_by("routing_priority", "code")
-        )
-        per_variant = {
-            line.variant_id: {
-                entry.location.pk: entry.available
-                for entry in availability_by_location(variant_id=line.variant_id)
-            }
-            for line in lines
-        }
         return Response(
             [
                 {
-                    "code": store.code,
-                    "name": store.name,
-                    "city": store.city,
-                    "region": store.region,
-                    "has_everything": all(
-                        per_variant[line.variant_id].get(store.pk, 0) >= line.quantity
-                        for line in lines
-                    ),
-                    "short": {
-                        line.variant.sku: per_variant[line.variant_id].get(store.pk, 0)
-                        for line in lines
-                        if per_variant[line.variant_id].get(store.pk, 0) < line.quantity
-                    },
+                    "code": entry.store.code,
+                    "name": entry.store.name,
+                    "city": entry.store.city,
+                    "region": entry.store.region,
+                    "has_everything": not entry.short,
+                    "short": entry.short,
                 }
-                for store in stores
+                for entry in pickup_stores(cart_for(request, token))
             ]
         )
 

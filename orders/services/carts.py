@@ -7,6 +7,7 @@ and when.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -270,20 +271,37 @@ def _pickup_store(cart: Cart, code: str) -> StockLocation:
     return store
 
 
-def pickup_shortages(cart: Cart, store: StockLocation) -> dict[str, int]:
-    """SKUs the store cannot hand over now, with what it has: pickup needs everything there."""
+@dataclass(frozen=True)
+class PickupStore:
+    store: StockLocation
+    short: dict[str, int]  # SKU -> units the store has, for lines it cannot cover now
+
+
+def pickup_stores(cart: Cart) -> list[PickupStore]:
+    """The channel's pickup stores, each with what it lacks for this cart (pickup needs
+    everything at the one store)."""
     lines = list(cart.lines.select_related("variant"))
-    if not lines:
-        return {}
-    short = {}
-    for line in lines:
-        here = {
+    here = {
+        line.variant_id: {
             entry.location.pk: entry.available
             for entry in availability_by_location(variant_id=line.variant_id)
         }
-        if here.get(store.pk, 0) < line.quantity:
-            short[line.variant.sku] = here.get(store.pk, 0)
-    return short
+        for line in lines
+    }
+    stores = StockLocation.objects.filter(
+        is_active=True, pickup_enabled=True, channels=cart.channel
+    ).order_by("routing_priority", "code")
+    return [
+        PickupStore(
+            store=store,
+            short={
+                line.variant.sku: here[line.variant_id].get(store.pk, 0)
+                for line in lines
+                if here[line.variant_id].get(store.pk, 0) < line.quantity
+            },
+        )
+        for store in stores
+    ]
 
 
 @transaction.atomic

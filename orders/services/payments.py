@@ -284,7 +284,7 @@ def _gateway_call(call, payment: Payment) -> GatewayResult:
 def payment_refund(
     order: Order,
     *,
-    amount: Decimal,
+    amount: Decimal | None = None,
     reason: str = "",
     actor: AbstractBaseUser | None = None,
     operation: str | None = None,
@@ -295,9 +295,9 @@ def payment_refund(
     declined = ""
     with transaction.atomic():
         order = order_lock(order)
-        amount = _check_amount(order, amount)
         refundable = order.paid_total - order.refunded_total
-        if amount > refundable:
+        amount = refundable if amount is None else _check_amount(order, amount)
+        if amount <= 0 or amount > refundable:
             raise Conflict(
                 _("At most %(refundable)s %(currency)s can be refunded.")
                 % {"refundable": quantize(refundable, order.currency), "currency": order.currency},
@@ -407,18 +407,22 @@ def payment_void_open(order: Order, *, actor: AbstractBaseUser | None = None) ->
 def payment_settle(
     order: Order,
     *,
-    amount: Decimal,
+    amount: Decimal | None = None,
     note: str = "",
     actor: AbstractBaseUser | None = None,
 ) -> Order:
     """Staff record money received outside the gateway: cash on delivery collected, a bank
     transfer arrived, paid at the store's till."""
     order = order_lock(order)
+    if amount is None and order.balance_due <= 0:
+        raise Conflict(_("Nothing is due."), due="0")
     if order.payment_method == PaymentMethod.CARD:
         raise Conflict(_("Card payments are settled by the gateway; capture instead."))
     if order.status == Order.Status.CANCELLED:
         raise Conflict(_("The order is cancelled."), status=order.status)
-    amount = _check_amount(order, amount)
+    if order.balance_due <= 0:
+        raise Conflict(_("Nothing is due."), due="0")
+    amount = order.balance_due if amount is None else _check_amount(order, amount)
     if amount > order.balance_due:
         raise Conflict(
             _("Only %(due)s %(currency)s is due.")

@@ -155,6 +155,24 @@ def shipping_price(
     return (own_region or candidates)[0].price
 
 
+def shipping_options(cart: Cart) -> list[tuple[ShippingMethod, Decimal]]:
+    """The channel's methods that deliver to the cart's destination, priced for this cart."""
+    quote = cart_quote(cart)
+    destination = destination_for(cart)
+    goods = sum(
+        (line.unit_price * line.quantity for line in quote.lines if line.unit_price is not None),
+        ZERO,
+    )
+    options = []
+    for method in ShippingMethod.objects.filter(channel=cart.channel, is_active=True):
+        price = shipping_price(
+            method, destination=destination, weight_grams=quote.weight_grams, subtotal=goods
+        )
+        if price is not None:
+            options.append((method, price))
+    return options
+
+
 def _cart_lines_for_offers(lines: list[QuotedLine], category_paths: dict[int, str]):
     return [
         offers.CartLine(

@@ -514,10 +514,9 @@ def test_pickup_stores_say_which_have_everything(shop):
         ("shibuya-store", False, {"TEE-RED-M": 5, "TEA-MATCHA-100": 0})
     ]
     cart = Cart.objects.get(token=token)
-    assert services.carts.pickup_shortages(cart, shop.store) == {
-        "TEE-RED-M": 5,
-        "TEA-MATCHA-100": 0,
-    }
+    assert [(entry.store, entry.short) for entry in services.carts.pickup_stores(cart)] == [
+        (shop.store, {"TEE-RED-M": 5, "TEA-MATCHA-100": 0})
+    ]
 
 
 def test_choosing_a_pickup_store_replaces_the_shipping_method_and_taxes_there(shop):
