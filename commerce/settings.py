@@ -265,6 +265,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=15, hour=3),
     },
     "finish-unfinished-payments": {"task": "orders.finish_unfinished_payments", "schedule": 300.0},
+    "detect-late-fulfilments": {"task": "orders.detect_late_fulfilments", "schedule": 600.0},
+    "flag-uncollected-pickups": {
+        "task": "orders.flag_uncollected_pickups",
+        "schedule": crontab(minute=5),
+    },
     "purge-idempotency-keys": {
         "task": "orders.purge_idempotency_keys",
         "schedule": crontab(minute=45, hour=3),
@@ -337,3 +342,5 @@ ORDERS_TEST_GATEWAY_SECRET = env.str("ORDERS_TEST_GATEWAY_SECRET", default="test
 ORDERS_TEST_GATEWAY_SLOW_SECONDS = env.float("ORDERS_TEST_GATEWAY_SLOW_SECONDS", default=3.0)
 # Orders are numbered from here upward (the order's id added), in every channel.
 ORDERS_NUMBER_START = env.int("ORDERS_NUMBER_START", default=100000)
+# A pickup order not collected this many days after it was ready is flagged for follow-up.
+ORDERS_PICKUP_COLLECT_DAYS = env.int("ORDERS_PICKUP_COLLECT_DAYS", default=7)

@@ -30,7 +30,11 @@ class StockLocation(models.Model):
     time_zone = models.CharField(
         _("time zone"), max_length=64, default="Asia/Tokyo", validators=[validate_time_zone]
     )
-    ships_to_customers = models.BooleanField(_("ships to customers"), default=True)
+    ships_to_customers = models.BooleanField(
+        _("ships to customers"),
+        default=True,
+        help_text=_("For a store: ship-from-store, so online orders may be routed here."),
+    )
     pickup_enabled = models.BooleanField(_("customers can pick up here"), default=False)
     counts_for_online = models.BooleanField(_("stock counts for online availability"), default=True)
     routing_priority = models.PositiveIntegerField(
@@ -38,6 +42,17 @@ class StockLocation(models.Model):
     )
     channels = models.ManyToManyField(
         Channel, related_name="+", blank=True, verbose_name=_("channels served")
+    )
+    latitude = models.DecimalField(
+        _("latitude"), max_digits=8, decimal_places=5, null=True, blank=True
+    )
+    longitude = models.DecimalField(
+        _("longitude"), max_digits=8, decimal_places=5, null=True, blank=True
+    )
+    handling_days = models.PositiveSmallIntegerField(
+        _("handling days"),
+        default=1,
+        help_text=_("Working days from order to dispatch (0: the same day)."),
     )
     is_active = models.BooleanField(_("active"), default=True)
 

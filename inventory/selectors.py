@@ -35,6 +35,18 @@ def _available_by_stock(stocks: list[Stock]) -> dict[int, int]:
     return {s.pk: available(s, held.get(s.pk, 0)) for s in stocks}
 
 
+def free_units(
+    *, variant_ids: Iterable[int], location_ids: Iterable[int]
+) -> dict[tuple[int, int], int]:
+    """Units free to allocate per (variant, location) now, read without locks: for previews
+    (a delivery estimate, the endless aisle); allocation decides again under the row locks."""
+    stocks = list(
+        Stock.objects.filter(variant_id__in=list(variant_ids), location_id__in=list(location_ids))
+    )
+    free = _available_by_stock(stocks)
+    return {(s.variant_id, s.location_id): free[s.pk] for s in stocks}
+
+
 def availability_for_channel(*, channel: Channel, variant_ids: Iterable[int]) -> dict[int, int]:
     """Units each variant can sell in the channel right now, summed over the locations whose
     stock counts for it. A bundle has what its scarcest component allows. Two queries."""

@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from orders.services.fulfilments import fulfilments_detect_delays, pickups_flag_uncollected
 from orders.services.idempotency import idempotency_purge
 from orders.services.reconcile import payments_without_order
 
@@ -14,3 +15,14 @@ def finish_unfinished_payments() -> int:
 @shared_task(name="orders.purge_idempotency_keys")
 def purge_idempotency_keys() -> int:
     return idempotency_purge()
+
+
+@shared_task(name="orders.detect_late_fulfilments")
+def detect_late_fulfilments() -> int:
+    """`fulfilment.delayed` once for each fulfilment past its promised dispatch."""
+    return fulfilments_detect_delays()
+
+
+@shared_task(name="orders.flag_uncollected_pickups")
+def flag_uncollected_pickups() -> int:
+    return pickups_flag_uncollected()

@@ -14,9 +14,12 @@ from inventory.services.replenishment import (
 )
 from inventory.services.reservations import (
     Destination,
+    Planner,
     ReserveLine,
     locations_for_channel,
     reservation_expire_holds,
+    shortage_error,
+    stock_reallocate,
     stock_release,
     stock_reserve,
     stock_ship,
@@ -31,6 +34,7 @@ from inventory.services.transfers import (
 
 __all__ = [
     "Destination",
+    "Planner",
     "ReserveLine",
     "StockLevel",
     "Suggestion",
@@ -43,7 +47,9 @@ __all__ = [
     "replenishment_create_purchase_orders",
     "replenishment_suggestions",
     "reservation_expire_holds",
+    "shortage_error",
     "stock_adjust",
+    "stock_reallocate",
     "stock_release",
     "stock_reserve",
     "stock_set_levels",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -101,6 +101,28 @@ def _expand_bundles(lines: Sequence[ReserveLine]) -> list[tuple[ReserveLine, int
     return expanded
 
 
+# variant -> units wanted, candidate locations best first, free units per (variant, location)
+# -> variant -> [(location id, units)]. Orders' routing passes its own.
+Planner = Callable[
+    [dict[int, int], list[StockLocation], dict[tuple[int, int], int]],
+    dict[int, list[tuple[int, int]]],
+]
+
+
+def shortage_error(variant_id: int, requested: int, able: int) -> InsufficientStock:
+    sku = ProductVariant.objects.filter(pk=variant_id).values_list("sku", flat=True).first() or str(
+        variant_id
+    )
+    return InsufficientStock(
+        _("Only %(available)s of SKU %(sku)s are available; %(requested)s were requested.")
+        % {"available": able, "sku": sku, "requested": requested},
+        sku=sku,
+        variant_id=variant_id,
+        requested=requested,
+        available=able,
+    )
+
+
 def _plan(
     demand: dict[int, int], locations: list[StockLocation], free: dict[tuple[int, int], int]
 ) -> dict[int, list[tuple[int, int]]]:
@@ -130,18 +152,7 @@ def _plan(
             shortages.append((variant, quantity, quantity - remaining))
         plan[variant] = parts
     if shortages:
-        variant_id, requested, able = shortages[0]
-        sku = ProductVariant.objects.filter(pk=variant_id).values_list(
-            "sku", flat=True
-        ).first() or str(variant_id)
-        raise InsufficientStock(
-            _("Only %(available)s of SKU %(sku)s are available; %(requested)s were requested.")
-            % {"available": able, "sku": sku, "requested": requested},
-            sku=sku,
-            variant_id=variant_id,
-            requested=requested,
-            available=able,
-        )
+        raise shortage_error(*shortages[0])
     return plan
 
 
@@ -174,6 +185,8 @@ def stock_reserve(
     destination: Destination | None = None,
     replaces_reference: str | None = None,
     actor: AbstractBaseUser | None = None,
+    locations: Sequence[StockLocation] | None = None,
+    planner: Planner | None = None,
 ) -> list[Reservation]:
     """Reserve every line or none. `preferred_location_id` (a pickup store) or `destination`
     (a delivery address's country and region) decides which locations are tried first.
@@ -187,6 +200,9 @@ def stock_reserve(
     as their components), then the stock rows of every candidate location are locked at once in
     (variant, location) order and availability is decided there, inside this transaction.
     Raises `InsufficientStock` (409) naming the first short variant.
+
+    `locations` (best first) and `planner` let a caller that routes orders choose the candidate
+    locations and how demand is spread over them; the planner runs under the row locks.
     """
     if not lines:
         raise InvalidStockOperation({"lines": [_("Nothing to reserve.")]})
@@ -195,9 +211,11 @@ def stock_reserve(
     demand: dict[int, int] = defaultdict(int)
     for _line, variant_id, units in expanded:
         demand[variant_id] += units
-    locations = locations_for_channel(
-        channel, preferred_location_id=preferred_location_id, destination=destination
-    )
+    if locations is None:
+        locations = locations_for_channel(
+            channel, preferred_location_id=preferred_location_id, destination=destination
+        )
+    locations = list(locations)
     if not locations:
         raise InsufficientStock(
             _("No stock location serves this channel."), requested=sum(demand.values()), available=0
@@ -230,7 +248,7 @@ def stock_reserve(
         )
     held = active_holds([s.pk for s in stocks.values()], now=now)
     free = {key: available(stock, held.get(stock.pk, 0)) for key, stock in stocks.items()}
-    plan = _plan(dict(demand), locations, free)
+    plan = (planner or _plan)(dict(demand), locations, free)
 
     # Spread each variant's planned parts back over the lines that asked for it.
     parts_left = {variant: list(parts) for variant, parts in plan.items()}
@@ -424,6 +442,105 @@ def stock_ship(
         )
     refresh_signals(stocks.values(), now=now)
     return sum(totals.values())
+
+
+@stock_transaction
+def stock_reallocate(
+    *,
+    reference: str,
+    from_location_id: int,
+    to_location_id: int,
+    quantities: dict[int, int],
+    actor: AbstractBaseUser | None = None,
+    note: str = "",
+) -> list[Reservation]:
+    """Move part of an order's allocation to another location (a fulfilment re-routed before
+    it shipped): released at one, allocated at the other, both written to the ledger in one
+    transaction. `quantities` is stocked variant -> units. Raises `InsufficientStock` (409) when
+    the new location has too few free units, leaving everything as it was."""
+    if from_location_id == to_location_id:
+        raise InvalidStockOperation({"location": [_("The stock is already allocated there.")]})
+    quantities = {variant: units for variant, units in quantities.items() if units > 0}
+    if not quantities:
+        raise InvalidStockOperation({"quantities": [_("Nothing to move.")]})
+    now = timezone.now()
+    ensure_stock_rows((variant, to_location_id) for variant in quantities)
+    stocks = lock_stocks(variant_ids=quantities, location_ids=[from_location_id, to_location_id])
+    sources = list(
+        Reservation.objects.filter(
+            reference=reference,
+            kind=Reservation.Kind.ORDER,
+            state=Reservation.State.ACTIVE,
+            location_id=from_location_id,
+            variant_id__in=quantities,
+        ).order_by("variant_id", "pk")
+    )
+    allocated: dict[int, int] = defaultdict(int)
+    for reservation in sources:
+        allocated[reservation.variant_id] += reservation.quantity
+    for variant_id, units in quantities.items():
+        if allocated[variant_id] < units:
+            raise InvalidStockOperation(
+                {
+                    "quantities": [
+                        _("More than is allocated there for variant %(variant)s.")
+                        % {"variant": variant_id}
+                    ]
+                }
+            )
+    held = active_holds([stocks[(v, to_location_id)].pk for v in quantities], now=now)
+    for variant_id, units in sorted(quantities.items()):
+        target = stocks[(variant_id, to_location_id)]
+        free = available(target, held.get(target.pk, 0))
+        if free < units:
+            raise shortage_error(variant_id, units, free)
+    moved = []
+    left = dict(quantities)
+    for reservation in sources:
+        take = min(reservation.quantity, left.get(reservation.variant_id, 0))
+        if take <= 0:
+            continue
+        left[reservation.variant_id] -= take
+        if take == reservation.quantity:
+            Reservation.objects.filter(pk=reservation.pk).update(
+                state=Reservation.State.RELEASED, closed_at=now
+            )
+        else:
+            Reservation.objects.filter(pk=reservation.pk).update(
+                quantity=reservation.quantity - take
+            )
+        moved.append(
+            Reservation(
+                kind=Reservation.Kind.ORDER,
+                stock=stocks[(reservation.variant_id, to_location_id)],
+                variant_id=reservation.variant_id,
+                location_id=to_location_id,
+                quantity=take,
+                reference=reference,
+                line_reference=reservation.line_reference,
+                created_at=now,
+            )
+        )
+    Reservation.objects.bulk_create(moved)
+    for variant_id, units in sorted(quantities.items()):
+        move(
+            stocks[(variant_id, from_location_id)],
+            reason=StockMovement.Reason.RELEASE,
+            allocated_delta=-units,
+            reference=reference,
+            actor=actor,
+            note=note or _("re-routed"),
+        )
+        move(
+            stocks[(variant_id, to_location_id)],
+            reason=StockMovement.Reason.RESERVATION,
+            allocated_delta=units,
+            reference=reference,
+            actor=actor,
+            note=note or _("re-routed"),
+        )
+    refresh_signals(stocks.values(), now=now)
+    return moved
 
 
 @stock_transaction

@@ -1,6 +1,7 @@
 """The orders app's data, one module per concern; import from `orders.models`."""
 
 from orders.models.carts import Cart, CartLine
+from orders.models.fulfilments import Fulfilment, FulfilmentLine, TrackingEvent
 from orders.models.orders import Order, OrderHistory, OrderLine, PaymentMethod
 from orders.models.payments import (
     IdempotencyRecord,
@@ -10,14 +11,17 @@ from orders.models.payments import (
     Transaction,
 )
 from orders.models.pricing import Discount, DiscountCode, DiscountRedemption, TaxRate
-from orders.models.shipping import ShippingMethod, ShippingRate
+from orders.models.shipping import Carrier, ShippingMethod, ShippingRate
 
 __all__ = [
+    "Carrier",
     "Cart",
     "CartLine",
     "Discount",
     "DiscountCode",
     "DiscountRedemption",
+    "Fulfilment",
+    "FulfilmentLine",
     "IdempotencyRecord",
     "Order",
     "OrderHistory",
@@ -29,5 +33,6 @@ __all__ = [
     "ShippingRate",
     "TaxRate",
     "TestGatewayOperation",
+    "TrackingEvent",
     "Transaction",
 ]

@@ -17,6 +17,8 @@ class PaymentMethod(models.TextChoices):
     CASH_ON_DELIVERY = "cod", _("Cash on delivery")
     BANK_TRANSFER = "bank_transfer", _("Bank transfer")
     PAY_AT_STORE = "pay_at_store", _("Pay at the store")
+    CASH = "cash", _("Cash (at the till)")
+    MARKETPLACE = "marketplace", _("Paid to the marketplace")
 
 
 class Order(models.Model):
@@ -108,6 +110,19 @@ class Order(models.Model):
         verbose_name=_("pickup store"),
     )
     note = models.CharField(_("customer's note"), max_length=500, blank=True)
+    external_id = models.CharField(
+        _("marketplace order id"),
+        max_length=100,
+        blank=True,
+        help_text=_("The order's id in the marketplace it came from."),
+    )
+    routing = models.JSONField(
+        _("routing decisions"),
+        encoder=DjangoJSONEncoder,
+        default=list,
+        blank=True,
+        help_text=_("Which locations fulfil the order, and why."),
+    )
     flagged = models.BooleanField(_("needs follow-up"), default=False)
     flag_reason = models.CharField(_("follow-up reason"), max_length=250, blank=True)
     placed_at = models.DateTimeField(_("placed"), default=timezone.now, db_index=True)
@@ -132,6 +147,11 @@ class Order(models.Model):
             models.CheckConstraint(
                 condition=Q(refunded_total__lte=models.F("paid_total")),
                 name="order_refund_at_most_paid",
+            ),
+            models.UniqueConstraint(
+                fields=["channel", "external_id"],
+                condition=~Q(external_id=""),
+                name="order_external_id_once_per_channel",
             ),
         ]
 

@@ -7,6 +7,33 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
+class Carrier(models.Model):
+    """A parcel carrier or 3PL, and how to link a tracking number to its tracking page."""
+
+    code = models.SlugField(_("code"), max_length=50, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    tracking_url_template = models.CharField(
+        _("tracking URL"),
+        max_length=250,
+        blank=True,
+        help_text=_("With {number} where the tracking number goes."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("carrier")
+        verbose_name_plural = _("carriers")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def tracking_url(self, number: str) -> str:
+        if not (self.tracking_url_template and number):
+            return ""
+        return self.tracking_url_template.replace("{number}", number)
+
+
 class ShippingMethod(models.Model):
     """A way a channel delivers (standard parcel, express, cool box), priced by `ShippingRate`
     rows by weight or by order value, free from `free_over` (the goods' subtotal)."""
@@ -30,6 +57,14 @@ class ShippingMethod(models.Model):
         help_text=_("Empty: never free."),
     )
     transit_days = models.PositiveSmallIntegerField(_("days in transit"), default=2)
+    carrier = models.ForeignKey(
+        Carrier,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("carrier"),
+    )
     position = models.PositiveIntegerField(_("position"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -60,6 +95,12 @@ class ShippingRate(models.Model):
         _("from (grams or order value)"), max_digits=12, decimal_places=3, default=0
     )
     price = models.DecimalField(_("price"), max_digits=12, decimal_places=3)
+    transit_days = models.PositiveSmallIntegerField(
+        _("days in transit"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the method's. Set it for a destination that takes longer."),
+    )
 
     class Meta:
         verbose_name = _("shipping rate")

@@ -27,7 +27,8 @@ from commerce.errors import Conflict, ValidationFailed
 from commerce.money import currency_exponent
 from inventory import services as inventory
 from orders import pricing
-from orders.models import Order, OrderLine, Payment, PaymentMethod
+from orders.models import Fulfilment, Order, OrderLine, Payment, PaymentMethod
+from orders.models.fulfilments import OPEN_STATES
 from orders.services.carts import _clean_address
 from orders.services.orders import ORDER_UPDATED, history_add, order_lock, order_publish
 from orders.services.payments import (
@@ -37,6 +38,7 @@ from orders.services.payments import (
     payments_refresh,
 )
 from orders.services.quotes import lines_for
+from orders.services.routing import order_route
 
 EDITABLE = {Order.Status.UNCONFIRMED, Order.Status.UNFULFILLED, Order.Status.ON_HOLD}
 
@@ -148,27 +150,17 @@ def order_edit(
             line.discount, line.amount = priced.discount, priced.amount
             line.tax_rate, line.tax = priced.tax_rate, priced.tax
 
-        inventory.stock_release(reference=order.reference, actor=actor, note=_("order edited"))
-        inventory.stock_reserve(
-            channel=order.channel,
-            kind="order",
-            reference=order.reference,
-            lines=[
-                inventory.ReserveLine(
-                    variant_id=line.variant_id, quantity=line.quantity, line_reference=line.sku
-                )
-                for line in kept
-                if line.variant_id
-            ],
-            preferred_location_id=order.pickup_location_id,
-            destination=inventory.Destination(destination.country, destination.region),
-            actor=actor,
-        )
         OrderLine.objects.filter(pk__in=[line.pk for line in lines if line.quantity == 0]).delete()
         for line in lines:
             if line.quantity:
                 line.save(update_fields=["quantity", "discount", "amount", "tax_rate", "tax"])
         OrderLine.objects.bulk_create(new_lines)
+        # The lines changed: the allocation and the parcels are made again from scratch.
+        Fulfilment.objects.filter(order=order, state__in=OPEN_STATES).update(
+            state=Fulfilment.State.CANCELLED, cancelled_at=timezone.now()
+        )
+        inventory.stock_release(reference=order.reference, actor=actor, note=_("order edited"))
+        order_route(order, actor=actor)
         order.subtotal = quote.subtotal
         order.discount_total = shipping_discount + sum((line.discount for line in kept), Decimal(0))
         order.tax_total, order.total = quote.tax, quote.total

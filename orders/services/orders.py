@@ -23,11 +23,13 @@ from orders.models import (
     Discount,
     DiscountCode,
     DiscountRedemption,
+    Fulfilment,
     Order,
     OrderHistory,
     OrderLine,
     Payment,
 )
+from orders.models.fulfilments import OPEN_STATES
 
 ORDER_PLACED = "order.placed"
 ORDER_PAID = "order.paid"
@@ -36,7 +38,7 @@ ORDER_CANCELLED = "order.cancelled"
 ORDER_UPDATED = "order.updated"
 
 S = Order.Status
-# Fulfilment (issue #6) moves orders to partially fulfilled / fulfilled through the same table.
+# Shipping a fulfilment moves orders to partially fulfilled / fulfilled (services.fulfilments).
 TRANSITIONS: dict[str, set[str]] = {
     S.UNCONFIRMED: {S.UNFULFILLED, S.ON_HOLD, S.CANCELLED},
     S.UNFULFILLED: {S.PARTIALLY_FULFILLED, S.FULFILLED, S.ON_HOLD, S.CANCELLED},
@@ -192,6 +194,7 @@ def order_place(payment: Payment) -> Order:
     Raises `InsufficientStock` when the hold ran out and the stock went elsewhere, or
     `DiscountNotApplicable` when a code was used up meanwhile: the caller voids the payment."""
     from orders.services.payments import payments_refresh
+    from orders.services.routing import order_route
 
     snapshot = payment.snapshot
     cart = Cart.objects.select_related("channel").get(pk=payment.cart_id)
@@ -243,27 +246,7 @@ def order_place(payment: Payment) -> Order:
         )
         for line in snapshot["lines"]
     )
-    destination = snapshot.get("destination") or {}
-    inventory.stock_reserve(
-        channel=channel,
-        kind="order",
-        reference=order.reference,
-        replaces_reference=cart.reference,
-        lines=[
-            inventory.ReserveLine(
-                variant_id=line["variant_id"],
-                quantity=line["quantity"],
-                line_reference=line["sku"],
-            )
-            for line in snapshot["lines"]
-        ],
-        preferred_location_id=snapshot.get("pickup_location_id"),
-        destination=inventory.Destination(
-            destination.get("country", ""), destination.get("region", "")
-        )
-        if destination.get("country")
-        else None,
-    )
+    order_route(order, replaces_reference=cart.reference)
     _redeem(order, snapshot, customer)
     payment.order = order
     payment.save(update_fields=["order", "updated_at"])
@@ -370,6 +353,9 @@ def order_cancel(order: Order, *, reason: str = "", actor: AbstractBaseUser | No
             status=order.status,
         )
     _transition(order, S.CANCELLED)
+    Fulfilment.objects.filter(order=order, state__in=OPEN_STATES).update(
+        state=Fulfilment.State.CANCELLED, cancelled_at=timezone.now(), updated_at=timezone.now()
+    )
     inventory.stock_release(reference=order.reference, actor=actor, note=reason[:250])
     payment_void_open(order, actor=actor)
     outstanding = order.paid_total - order.refunded_total
