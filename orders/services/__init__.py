@@ -8,6 +8,7 @@ from orders.services.carts import (
     cart_release,
     cart_update,
 )
+from orders.services.channels import SkuLine, phone_order_place, pos_sale
 from orders.services.checkout import (
     PaymentInput,
     checkout_complete,
@@ -15,6 +16,21 @@ from orders.services.checkout import (
     payment_resolve,
 )
 from orders.services.editing import order_edit
+from orders.services.fulfilments import (
+    TrackingUpdate,
+    fulfilment_collect,
+    fulfilment_deliver,
+    fulfilment_get,
+    fulfilment_hand_over,
+    fulfilment_prepare,
+    fulfilment_ready,
+    fulfilment_reroute,
+    fulfilment_ship,
+    fulfilments_detect_delays,
+    pickups_flag_uncollected,
+    tracking_for,
+    tracking_record,
+)
 from orders.services.orders import (
     order_cancel,
     order_confirm,
@@ -31,10 +47,13 @@ from orders.services.payments import (
     payments_refresh,
 )
 from orders.services.quotes import cart_quote
+from orders.services.routing import order_route
 
 __all__ = [
     "PaymentDeclined",
     "PaymentInput",
+    "SkuLine",
+    "TrackingUpdate",
     "cart_attach",
     "cart_checkout_start",
     "cart_create",
@@ -43,6 +62,15 @@ __all__ = [
     "cart_release",
     "cart_update",
     "checkout_complete",
+    "fulfilment_collect",
+    "fulfilment_deliver",
+    "fulfilment_get",
+    "fulfilment_hand_over",
+    "fulfilment_prepare",
+    "fulfilment_ready",
+    "fulfilment_reroute",
+    "fulfilment_ship",
+    "fulfilments_detect_delays",
     "notification_handle",
     "order_cancel",
     "order_confirm",
@@ -50,10 +78,16 @@ __all__ = [
     "order_flag",
     "order_hold",
     "order_release",
+    "order_route",
     "payment_capture",
     "payment_finish",
     "payment_refund",
     "payment_resolve",
     "payment_settle",
     "payments_refresh",
+    "phone_order_place",
+    "pickups_flag_uncollected",
+    "pos_sale",
+    "tracking_for",
+    "tracking_record",
 ]

@@ -165,7 +165,20 @@ def cart_line_set(
         # The change ends the cart's hold (`_touched`): give it back first, so that the units
         # this cart holds count as available to it (rolled back with a refused change).
         inventory.stock_release(reference=cart.reference)
-    available = availability_for_channel(channel=cart.channel, variant_ids=[variant.pk])[variant.pk]
+    if cart.pickup_location_id is not None:
+        # Collected (or sold at the till) at one store: only that store's stock counts.
+        available = next(
+            (
+                entry.available
+                for entry in availability_by_location(variant_id=variant.pk)
+                if entry.location.pk == cart.pickup_location_id
+            ),
+            0,
+        )
+    else:
+        available = availability_for_channel(channel=cart.channel, variant_ids=[variant.pk])[
+            variant.pk
+        ]
     if wanted > available:
         raise Conflict(
             _("Only %(available)s of SKU %(sku)s are available; %(requested)s were requested.")

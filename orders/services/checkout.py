@@ -108,7 +108,8 @@ def _check_ready(cart: Cart, quote: CartQuote, payment: PaymentInput) -> None:
     if not quote.lines:
         errors["lines"] = [_("The cart is empty.")]
     errors.update(quote.problems)
-    if not (cart.email or (cart.customer and cart.customer.email) or cart.phone):
+    at_till = cart.channel.kind == "pos" and cart.pickup_location_id is not None
+    if not (cart.email or (cart.customer and cart.customer.email) or cart.phone or at_till):
         errors["email"] = [_("Give an e-mail address for the order confirmation.")]
     if cart.pickup_location_id is None:
         if cart.shipping_method_id is None:
@@ -121,6 +122,10 @@ def _check_ready(cart: Cart, quote: CartQuote, payment: PaymentInput) -> None:
         errors["payment.token"] = [_("A card payment needs the token from the payment form.")]
     elif payment.method == PaymentMethod.PAY_AT_STORE and cart.pickup_location_id is None:
         errors["payment.method"] = [_("Paying at the store is for pickup orders.")]
+    elif payment.method == PaymentMethod.CASH and cart.channel.kind != "pos":
+        errors["payment.method"] = [_("Cash is taken at a store's till.")]
+    elif payment.method == PaymentMethod.MARKETPLACE:
+        errors["payment.method"] = [_("Marketplace orders come in by import.")]
     elif payment.method == PaymentMethod.CASH_ON_DELIVERY and cart.pickup_location_id:
         errors["payment.method"] = [_("Cash on delivery is for delivered orders.")]
     if errors:
