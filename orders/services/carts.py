@@ -26,8 +26,9 @@ from inventory.errors import InsufficientStock
 from inventory.models import StockLocation
 from inventory.selectors import availability_by_location, availability_for_channel
 from orders.discounts import normalise_code
-from orders.models import Cart, CartLine, ShippingMethod
+from orders.models import Cart, CartLine, Order, ShippingMethod
 from orders.services.quotes import CartQuote, cart_quote, destination_for, lines_for
+from orders.services.routing import candidates_for
 
 CART_UPDATED = "cart.updated"
 MAX_LINE_QUANTITY = 999
@@ -367,6 +368,12 @@ def hold_stock(cart: Cart, *, ttl: timedelta) -> None:
     lines = reserve_lines(cart)
     if not lines:
         raise ValidationFailed({"lines": [_("The cart is empty.")]})
+    # Hold where the order will be allocated: the locations routing may use for it.
+    probe = Order(
+        channel=cart.channel,
+        pickup_location_id=cart.pickup_location_id,
+        shipping_address={"country": destination.country, "region": destination.region},
+    )
     reservations = inventory.stock_reserve(
         channel=cart.channel,
         lines=lines,
@@ -374,6 +381,7 @@ def hold_stock(cart: Cart, *, ttl: timedelta) -> None:
         ttl=ttl,
         preferred_location_id=cart.pickup_location_id,
         destination=inventory.Destination(destination.country, destination.region),
+        locations=[candidate.location for candidate in candidates_for(probe).candidates],
     )
     if cart.pickup_location_id is not None:
         elsewhere = [r for r in reservations if r.location_id != cart.pickup_location_id]
