@@ -404,6 +404,8 @@ class OrderAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        (_("Fulfilments"), {"fields": ["fulfilments_table"]}),
+        (_("Routing decisions"), {"fields": ["routing_table"]}),
         (_("Payments and transactions"), {"fields": ["transactions_table"]}),
         (_("Timeline"), {"fields": ["timeline_table"]}),
     ]
@@ -458,6 +460,10 @@ class OrderAdmin(admin.ModelAdmin):
             "order_changelist_url": reverse("admin:orders_order_changelist"),
         }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        # The phone order and customer 360 views, before the object URLs that would take them.
+        return [*admin_phone.urls(self), *admin_customer.urls(self), *super().get_urls()]
 
     def _page_actions(self, request) -> list[tuple[str, str]]:
         """The actions the user may run, for the order page's action box."""
@@ -562,6 +568,14 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.display(description=_("billing address"))
     def billing_address_text(self, obj: Order):
         return self._address(obj.billing_address)
+
+    @admin.display(description=_("fulfilments"))
+    def fulfilments_table(self, obj: Order):
+        return admin_fulfilment.order_fulfilments_table(obj)
+
+    @admin.display(description=_("routing decisions"))
+    def routing_table(self, obj: Order):
+        return admin_fulfilment.order_routing_table(obj)
 
     @admin.display(description=_("transactions"))
     def transactions_table(self, obj: Order):
@@ -910,3 +924,8 @@ class IdempotencyRecordAdmin(ReadOnlyAdmin):
     list_filter = ["response_status"]
     search_fields = ["scope", "key"]
     show_full_result_count = False
+
+
+# Fulfilments and carriers, the phone order view and the customer 360 page: they use the helpers
+# above, so they are imported (and register themselves) last.
+from orders import admin_customer, admin_fulfilment, admin_phone  # noqa: E402
