@@ -31,6 +31,12 @@ from orders.services.fulfilments import (
     tracking_for,
     tracking_record,
 )
+from orders.services.marketplace import (
+    MarketplaceLine,
+    MarketplaceOrder,
+    marketplace_file_import,
+    marketplace_orders_import,
+)
 from orders.services.orders import (
     order_cancel,
     order_confirm,
@@ -50,6 +56,8 @@ from orders.services.quotes import cart_quote
 from orders.services.routing import order_route
 
 __all__ = [
+    "MarketplaceLine",
+    "MarketplaceOrder",
     "PaymentDeclined",
     "PaymentInput",
     "SkuLine",
@@ -71,6 +79,8 @@ __all__ = [
     "fulfilment_reroute",
     "fulfilment_ship",
     "fulfilments_detect_delays",
+    "marketplace_file_import",
+    "marketplace_orders_import",
     "notification_handle",
     "order_cancel",
     "order_confirm",

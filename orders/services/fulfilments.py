@@ -254,7 +254,9 @@ def fulfilment_deliver(
         return fulfilment
     if fulfilment.state != F.SHIPPED:
         raise _refuse(fulfilment, _("delivered before it shipped"))
-    _delivered(order, fulfilment, at or timezone.now(), actor=actor, source=source)
+    # A carrier's clock (or a scan keyed in late) may say it arrived before we shipped it.
+    at = max(at or timezone.now(), fulfilment.shipped_at or at or timezone.now())
+    _delivered(order, fulfilment, at, actor=actor, source=source)
     return fulfilment
 
 

@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from commerce.errors import Conflict, ValidationFailed
@@ -28,6 +29,7 @@ from orders.models import (
     OrderHistory,
     OrderLine,
     Payment,
+    PaymentMethod,
 )
 from orders.models.fulfilments import OPEN_STATES
 
@@ -163,6 +165,12 @@ def _redeem(order: Order, snapshot: dict[str, Any], customer: Customer | None) -
         )
 
 
+def _placed_at(value: Any):
+    if isinstance(value, str):  # read back from the JSON column
+        value = parse_datetime(value)
+    return value or timezone.now()
+
+
 def _customer_for(snapshot: dict[str, Any], channel) -> Customer | None:
     if snapshot.get("customer_id"):
         customer = Customer.objects.filter(pk=snapshot["customer_id"]).first()
@@ -225,6 +233,10 @@ def order_place(payment: Payment) -> Order:
         shipping_method_name=snapshot.get("shipping_method_name", ""),
         pickup_location_id=snapshot.get("pickup_location_id"),
         note=snapshot.get("note", ""),
+        # An imported order keeps the marketplace's id (unique per channel: a second import
+        # of it fails here, before any stock moves) and its time of sale.
+        external_id=snapshot.get("external_id", ""),
+        placed_at=_placed_at(snapshot.get("placed_at")),
     )
 
     order.number = str(settings.ORDERS_NUMBER_START + order.pk)
@@ -266,7 +278,7 @@ def order_place(payment: Payment) -> Order:
     if order.paid_at is not None:
         history_add(order, "paid", _("Paid in full."))
         order_publish(order, ORDER_PAID, paid_at=order.paid_at)
-    if manual:
+    if manual and payment.method not in (PaymentMethod.CASH, PaymentMethod.MARKETPLACE):
         history_add(order, "awaiting_payment", _("Awaiting payment (settled by staff)."))
     return order
 

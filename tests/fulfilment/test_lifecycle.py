@@ -72,15 +72,17 @@ def test_web_order_shipped_in_two_parcels(omni: Omni):
         "fulfilled",
     ]
 
-    # The carrier reports twice that parcel 1 arrived: one tracking event, one delivery.
-    shipped_at = timezone.now()
+    # The carrier reports twice that parcel 1 arrived, by a clock a day slow: one tracking
+    # event, one delivery, and not before it left.
+    slow_clock = tokyo.shipped_at - timedelta(days=1)
     for _ in range(2):
         services.tracking_record(
-            services.TrackingUpdate("4455-6677", "delivered", shipped_at, carrier="yamato"),
+            services.TrackingUpdate("4455-6677", "delivered", slow_clock, carrier="yamato"),
             source="yamato-feed",
         )
     tokyo.refresh_from_db()
     assert tokyo.state == Fulfilment.State.DELIVERED
+    assert tokyo.delivered_at == tokyo.shipped_at
     assert TrackingEvent.objects.filter(fulfilment=tokyo).count() == 1
     assert len(events("fulfilment.delivered", number=tokyo.number)) == 1
     tracking = {p["number"]: p for p in services.tracking_for(order)}
