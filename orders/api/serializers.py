@@ -8,10 +8,20 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from orders.models import Cart, Order, OrderHistory, PaymentMethod, Transaction
+from orders.models import (
+    Cart,
+    Fulfilment,
+    FulfilmentLine,
+    Order,
+    OrderHistory,
+    PaymentMethod,
+    TrackingEvent,
+    Transaction,
+)
 from orders.services.carts import ADDRESS_FIELDS
 from orders.services.quotes import CartQuote
 
@@ -226,9 +236,87 @@ def order_json(order: Order, *, staff: bool = False) -> dict[str, Any]:
                     for t in Transaction.objects.filter(payment__order=order).order_by("id")
                 ],
                 "history": [history_json(h) for h in order.history.all()],
+                "routing": order.routing,
+                "fulfilments": [
+                    fulfilment_json(f, order=order) for f in fulfilments_with_lines(order)
+                ],
             }
         )
     return data
+
+
+def fulfilments_with_lines(order: Order):
+    """The order's fulfilments with their location, carrier and lines (three queries)."""
+    return (
+        order.fulfilments.select_related("location", "carrier")
+        .prefetch_related(
+            Prefetch(
+                "lines", queryset=FulfilmentLine.objects.select_related("order_line").order_by("id")
+            )
+        )
+        .order_by("id")
+    )
+
+
+def fulfilment_json(
+    f: Fulfilment, *, order: Order | None = None, events: list[TrackingEvent] | None = None
+) -> dict[str, Any]:
+    """A fulfilment as staff see it. `order` saves a query when the caller has it; `events`
+    (the carrier's reports) are added when given."""
+    open_to_ship = f.state in (
+        Fulfilment.State.PENDING,
+        Fulfilment.State.PICKING,
+        Fulfilment.State.PACKED,
+    )
+    data = {
+        "number": f.number,
+        "order": (order or f.order).number,
+        "kind": f.kind,
+        "state": f.state,
+        "state_display": f.get_state_display(),
+        "location": f.location.code,
+        "location_name": f.location.name,
+        "routing_reason": f.routing_reason,
+        "carrier": f.carrier.code if f.carrier_id else None,
+        "carrier_name": f.carrier.name if f.carrier_id else "",
+        "tracking_number": f.tracking_number,
+        "tracking_url": f.tracking_url,
+        "ship_by": f.ship_by,
+        "estimated_delivery": f.estimated_delivery,
+        "late": f.delayed_at is not None and open_to_ship,
+        "pickup_code": f.pickup_code,
+        "created_at": f.created_at,
+        "ready_at": f.ready_at,
+        "shipped_at": f.shipped_at,
+        "delivered_at": f.delivered_at,
+        "cancelled_at": f.cancelled_at,
+        "delayed_at": f.delayed_at,
+        "uncollected_at": f.uncollected_at,
+        "lines": [
+            {
+                "order_line_id": line.order_line_id,
+                "sku": line.order_line.sku,
+                "name": line.order_line.product_name,
+                "variant_name": line.order_line.variant_name,
+                "quantity": line.quantity,
+            }
+            for line in f.lines.all()
+        ],
+    }
+    if events is not None:
+        data["events"] = [tracking_event_json(e) for e in events]
+    return data
+
+
+def tracking_event_json(e: TrackingEvent) -> dict[str, Any]:
+    return {
+        "status": e.status,
+        "description": e.description,
+        "place": e.place,
+        "occurred_at": e.occurred_at,
+        "source": e.source,
+        "recorded_at": e.recorded_at,
+    }
 
 
 def transaction_json(t: Transaction, currency: str) -> dict[str, Any]:
@@ -276,3 +364,83 @@ class StaffEditInputSerializer(serializers.Serializer):
             return {int(k): v for k, v in value.items()}
         except ValueError as exc:
             raise serializers.ValidationError(_("Keys are order line ids.")) from exc
+
+
+# --- Fulfilment (staff) ------------------------------------------------------------------------
+
+
+class FulfilmentShipInputSerializer(serializers.Serializer):
+    carrier = serializers.CharField(
+        max_length=50,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("Carrier code; empty: the shipping method's carrier."),
+    )
+    tracking_number = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, default=""
+    )
+    tracking_url = serializers.URLField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("Empty: made from the carrier's tracking URL and the tracking number."),
+    )
+
+
+class FulfilmentCollectInputSerializer(serializers.Serializer):
+    pickup_code = serializers.CharField(max_length=12)
+
+
+class FulfilmentRerouteInputSerializer(serializers.Serializer):
+    location = serializers.CharField(max_length=50, help_text=_("The new location's code."))
+    reason = serializers.CharField(max_length=250, required=False, allow_blank=True, default="")
+
+
+class TrackingUpdateInputSerializer(serializers.Serializer):
+    tracking_number = serializers.CharField(max_length=100)
+    carrier = serializers.CharField(
+        max_length=50,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("Carrier code; needed only when two parcels share a tracking number."),
+    )
+    # A plain string, checked by the service: its message lists the statuses it knows.
+    status = serializers.CharField(
+        max_length=20,
+        help_text=_(
+            "info, in_transit, out_for_delivery, delivered, exception or returned; "
+            "delivered marks the parcel delivered."
+        ),
+    )
+    occurred_at = serializers.DateTimeField()
+    description = serializers.CharField(
+        max_length=250, required=False, allow_blank=True, default=""
+    )
+    place = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+
+# --- POS (a store's till) ----------------------------------------------------------------------
+
+
+class PosSaleInputSerializer(serializers.Serializer):
+    channel = serializers.CharField(max_length=50, help_text=_("The till's POS channel code."))
+    store = serializers.CharField(max_length=50, help_text=_("The store's location code."))
+    lines = EditAddLineSerializer(many=True, allow_empty=False, max_length=100)
+    payment = PaymentInputSerializer(help_text=_("cash or card (a card needs the token)."))
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    phone = serializers.CharField(max_length=30, required=False, allow_blank=True, default="")
+    customer_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    ship_to = AddressInputSerializer(
+        required=False,
+        allow_null=True,
+        help_text=_(
+            "Ship the goods to the customer (the endless aisle); without it the customer "
+            "takes them from this store now."
+        ),
+    )
+    shipping_method = serializers.CharField(
+        max_length=50, required=False, allow_blank=True, default=""
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, prefetch_related_objects
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -38,6 +38,7 @@ from orders.api.serializers import (
 )
 from orders.gateways import gateway_get
 from orders.models import Cart, Order, OrderLine
+from orders.services import delivery
 from orders.services.carts import pickup_stores
 from orders.services.idempotency import (
     fingerprint,
@@ -45,6 +46,7 @@ from orders.services.idempotency import (
     idempotency_finish,
 )
 from orders.services.quotes import destination_for, shipping_options
+from orders.services.routing import route_preview
 
 TAG_CART = ["storefront: cart and checkout"]
 TAG_ORDERS = ["storefront: orders"]
@@ -144,14 +146,26 @@ class CartLineView(StorefrontView):
 
 @extend_schema(tags=TAG_CART, responses=OpenApiTypes.OBJECT)
 class CartShippingMethodsView(StorefrontView):
-    """Shipping methods that deliver to the cart's address, with their price for this cart."""
+    """Shipping methods that deliver to the cart's address, with their price for this cart and
+    the estimated delivery date (from where the cart would most likely ship; null when no
+    location has it all now)."""
 
     def get(self, request, token):
         cart = cart_for(request, token)
+        prefetch_related_objects([cart], "lines")  # read once: here and by the pricing
         currency = cart.channel.currency
+        destination = destination_for(cart)
+        ships_from = route_preview(
+            channel_id=cart.channel_id,
+            rows=[(line.variant_id, line.quantity) for line in cart.lines.all()],
+            destination=destination,
+        )
+        # The parcel that leaves last decides when everything has arrived; days in transit
+        # depend on the method and the destination, not on where the parcel leaves from.
+        last_out = max(ships_from, key=lambda loc: delivery.dispatch_date(loc), default=None)
         return Response(
             {
-                "destination": destination_for(cart).country,
+                "destination": destination.country,
                 "methods": [
                     {
                         "code": method.code,
@@ -159,6 +173,11 @@ class CartShippingMethodsView(StorefrontView):
                         "price": money(price, currency),
                         "free_over": money(method.free_over, currency),
                         "transit_days": method.transit_days,
+                        "estimated_delivery": delivery.estimated_delivery(
+                            last_out, method, destination
+                        )
+                        if last_out is not None
+                        else None,
                     }
                     for method, price in shipping_options(cart)
                 ],
@@ -270,6 +289,12 @@ def order_with_lines(order: Order) -> Order:
     )
 
 
+def order_with_tracking(order: Order) -> dict:
+    """The order with its parcels as the customer may see them: carrier, tracking link,
+    estimated delivery, the carrier's reports, the pickup code while it is uncollected."""
+    return {**order_json(order), "fulfilments": services.tracking_for(order)}
+
+
 def orders_for_customer(customer: Customer):
     return (
         Order.objects.filter(customer=customer)
@@ -299,16 +324,19 @@ class MyOrdersView(APIView):
 
 @extend_schema(tags=TAG_ORDERS, responses=OpenApiTypes.OBJECT)
 class MyOrderView(MyOrdersView):
+    """One of the signed-in customer's orders, with its `fulfilments` (tracking)."""
+
     def get(self, request, number):
         order = orders_for_customer(request.customer).filter(number=number).first()
         if order is None:
             raise NotFound(_("There is no such order."))
-        return Response(order_json(order))
+        return Response(order_with_tracking(order))
 
 
 @extend_schema(tags=TAG_ORDERS, request=OrderLookupInputSerializer, responses=OpenApiTypes.OBJECT)
 class OrderLookupView(StorefrontView):
-    """A guest's order by its number and the e-mail it was placed with (404 for any mismatch)."""
+    """A guest's order by its number and the e-mail it was placed with (404 for any mismatch),
+    with its `fulfilments` (tracking)."""
 
     throttle_scope = "customer_sign_in"
 
@@ -326,7 +354,7 @@ class OrderLookupView(StorefrontView):
         )
         if order is None:
             raise NotFound(_("There is no order with this number and e-mail."))
-        return Response(order_json(order_with_lines(order)))
+        return Response(order_with_tracking(order_with_lines(order)))
 
 
 @extend_schema(tags=["payments"], request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)

@@ -1,11 +1,14 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from orders.api import storefront
+from orders.api import fulfilments, pos, storefront
 from orders.api.staff import StaffOrderViewSet
 
 router = SimpleRouter()
 router.register("staff/orders", StaffOrderViewSet, basename="staff-order")
+router.register(
+    "staff/fulfilments", fulfilments.StaffFulfilmentViewSet, basename="staff-fulfilment"
+)
 
 urlpatterns = [
     path(
@@ -50,5 +53,17 @@ urlpatterns = [
         storefront.PaymentNotificationView.as_view(),
         name="payment-notifications",
     ),
+    path(
+        "staff/locations/<str:code>/pick-list/",
+        fulfilments.StaffPickListView.as_view(),
+        name="staff-location-pick-list",
+    ),
+    path(
+        "staff/tracking-updates/",
+        fulfilments.TrackingUpdatesView.as_view(),
+        name="staff-tracking-updates",
+    ),
+    path("staff/pos/sales/", pos.PosSaleView.as_view(), name="staff-pos-sales"),
+    path("staff/pos/stock/", pos.PosStockView.as_view(), name="staff-pos-stock"),
     *router.urls,
 ]

@@ -58,9 +58,13 @@ def _fill(cart: Cart, lines: Sequence[SkuLine]) -> None:
         try:
             cart_line_set(cart, sku=line.sku, quantity=line.quantity, add=True)
         except ValidationFailed as error:
-            # Name the row, so the agent or the till knows which line to fix.
+            # Name the row, so the agent or the till knows which line to fix (as `sku`, the
+            # field they typed, where the cart says `variant`).
             raise ValidationFailed(
-                {f"lines[{index}].{field}": messages for field, messages in error.errors.items()}
+                {
+                    f"lines[{index}].{'sku' if field == 'variant' else field}": messages
+                    for field, messages in error.errors.items()
+                }
             ) from error
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from decimal import Decimal as D
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
@@ -475,6 +476,10 @@ def test_the_shipping_methods_of_a_cart_are_priced_for_it(shop):
                 "price": "1500",
                 "free_over": "5000",
                 "transit_days": 2,
+                # Tokyo warehouse: dispatched tomorrow (1 handling day), then 2 days in transit.
+                "estimated_delivery": (
+                    timezone.localdate(timezone=ZoneInfo("Asia/Tokyo")) + timedelta(days=3)
+                ).isoformat(),
             }
         ],
     }
