@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import lib
-from bench.scenarios import SCENARIOS
+from bench.scenarios import INCLUDED_IN, SCENARIOS
 
 # Chosen with --sweep on the 2-core machine (50,000 products, concurrency 16): see README.md.
 DEFAULT_WORKERS = 2
@@ -31,6 +31,7 @@ SWEEP_GRID = [(workers, threads) for workers in (2, 3, 4) for threads in (2, 3, 
 QUICK = {
     "products": 2000,
     "customers": 20000,
+    "fulfilment_orders": 1000,
     "duration": 5.0,
     "warmup": 1.0,
     "sweep_duration": 3.0,
@@ -39,6 +40,7 @@ NOISY_CORES = 0.25  # warn when other processes used more than this during a mea
 FULL = {
     "products": 50000,
     "customers": 200000,
+    "fulfilment_orders": 10000,
     "duration": 20.0,
     "warmup": 2.0,
     "sweep_duration": 10.0,
@@ -63,6 +65,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--customers",
         type=int,
         help="customers for the customers scenario (default 200000, quick 20000)",
+    )
+    parser.add_argument(
+        "--fulfilment-orders",
+        type=int,
+        help="orders routed in the fulfilment batch (default 10000, quick 1000; also run by "
+        "checkout)",
     )
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent clients (16)")
     parser.add_argument(
@@ -108,13 +116,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
-    if min(args.products, args.customers, args.concurrency, args.max_requests) < 1 or (
-        args.duration <= 0
-    ):
+    if min(
+        args.products, args.customers, args.fulfilment_orders, args.concurrency, args.max_requests
+    ) < 1 or (args.duration <= 0):
         parser.error(
-            "--products, --customers, --concurrency, --max-requests and --duration must be positive"
+            "--products, --customers, --fulfilment-orders, --concurrency, --max-requests and "
+            "--duration must be positive"
         )
-    args.scenarios = args.scenarios or list(SCENARIOS)
+    chosen = args.scenarios or list(SCENARIOS)
+    # A scenario that another chosen one runs beside its own is not run twice.
+    args.scenarios = [name for name in dict.fromkeys(chosen) if INCLUDED_IN.get(name) not in chosen]
     return args
 
 

@@ -22,13 +22,24 @@ HOKKAIDO = ("北海道", "Hokkaido")
 OKINAWA = ("沖縄県", "Okinawa")
 
 
+# Days in transit where a rate says more than its method: the islands take longer.
+TRANSIT_DAYS = {"yamato": {HOKKAIDO: 3, OKINAWA: 4}, "express": {HOKKAIDO: 2, OKINAWA: 3}}
+
+
 def _by_region(
-    whole_country: list[tuple[int, int]], regions: dict[tuple[str, ...], list[tuple[int, int]]]
-) -> list[tuple[str, str, Decimal, Decimal]]:
-    rates = [("JP", "", Decimal(start), Decimal(price)) for start, price in whole_country]
+    whole_country: list[tuple[int, int]],
+    regions: dict[tuple[str, ...], list[tuple[int, int]]],
+    transit: dict[tuple[str, ...], int] | None = None,
+) -> list[tuple[str, str, Decimal, Decimal, int | None]]:
+    """Rate rows (country, region, from threshold, price, days in transit or None for the
+    method's own)."""
+    rates = [("JP", "", Decimal(start), Decimal(price), None) for start, price in whole_country]
     for spellings, steps in regions.items():
+        days = (transit or {}).get(spellings)
         for region in spellings:
-            rates += [("JP", region, Decimal(start), Decimal(price)) for start, price in steps]
+            rates += [
+                ("JP", region, Decimal(start), Decimal(price), days) for start, price in steps
+            ]
     return rates
 
 
@@ -39,31 +50,59 @@ YAMATO_RATES = _by_region(
         HOKKAIDO: [(0, 1200), (2000, 1500), (5000, 1900), (10000, 2500)],
         OKINAWA: [(0, 1500), (2000, 1900), (5000, 2400), (10000, 3000)],
     },
+    TRANSIT_DAYS["yamato"],
 )
 EXPRESS_RATES = _by_region(
     [(0, 1300), (5000, 1800)],
     {HOKKAIDO: [(0, 2000), (5000, 2600)], OKINAWA: [(0, 2400), (5000, 3000)]},
+    TRANSIT_DAYS["express"],
+)
+YU_PACK_RATES = _by_region(
+    [(0, 750), (2000, 1000), (5000, 1400)],
+    {HOKKAIDO: [(0, 1100), (2000, 1400), (5000, 1800)], OKINAWA: [(0, 1400), (5000, 2200)]},
+    {HOKKAIDO: 4, OKINAWA: 5},
 )
 # Order value steps (from USD, before tax). New York is next door to the New Jersey 3PL;
 # Alaska and Hawaii are far.
 GROUND_RATES = [
-    ("US", "", Decimal(0), Decimal("6.95")),
-    ("US", "", Decimal(35), Decimal("8.95")),
-    ("US", "NY", Decimal(0), Decimal("4.95")),
-    ("US", "NY", Decimal(35), Decimal("5.95")),
-    ("US", "AK", Decimal(0), Decimal("19.95")),
-    ("US", "HI", Decimal(0), Decimal("19.95")),
+    ("US", "", Decimal(0), Decimal("6.95"), None),
+    ("US", "", Decimal(35), Decimal("8.95"), None),
+    ("US", "NY", Decimal(0), Decimal("4.95"), 2),
+    ("US", "NY", Decimal(35), Decimal("5.95"), 2),
+    ("US", "AK", Decimal(0), Decimal("19.95"), 8),
+    ("US", "HI", Decimal(0), Decimal("19.95"), 8),
 ]
 US_EXPRESS_RATES = [
-    ("US", "", Decimal(0), Decimal("19.95")),
-    ("US", "", Decimal(100), Decimal("24.95")),
-    ("US", "NY", Decimal(0), Decimal("12.95")),
+    ("US", "", Decimal(0), Decimal("19.95"), None),
+    ("US", "", Decimal(100), Decimal("24.95"), None),
+    ("US", "NY", Decimal(0), Decimal("12.95"), 1),
 ]
 FREE_SHIPPING_JPY = Decimal(5500)
 FREE_SHIPPING_USD = Decimal(75)
 
+# code, name, tracking page ({number}: the tracking number)
+CARRIERS = [
+    (
+        "yamato",
+        "Yamato Transport",
+        "https://toi.kuronekoyamato.co.jp/cgi-bin/tneko?number00=1&number01={number}",
+    ),
+    (
+        "sagawa",
+        "Sagawa Express",
+        "https://k2k.sagawa-exp.co.jp/p/web/okurijosearch.do?okurijoNo={number}",
+    ),
+    (
+        "japan-post",
+        "Japan Post",
+        "https://trackings.post.japanpost.jp/services/srv/search/direct?reqCodeNo1={number}"
+        "&locale=en",
+    ),
+    ("ups", "UPS", "https://www.ups.com/track?tracknum={number}"),
+]
+
 JP_SHIPPING = ["web-jp", "app-jp", "phone-jp", "marketplace-jp"]
-# channels, code, name, priced by, free from a subtotal of, days in transit, rates
+# channels, code, name, priced by, free from a subtotal of, days in transit, rates, carrier
 SHIPPING_METHODS = [
     (
         JP_SHIPPING,
@@ -73,6 +112,7 @@ SHIPPING_METHODS = [
         FREE_SHIPPING_JPY,
         2,
         YAMATO_RATES,
+        "yamato",
     ),
     (
         ["web-jp", "app-jp", "phone-jp"],
@@ -82,9 +122,29 @@ SHIPPING_METHODS = [
         None,
         1,
         EXPRESS_RATES,
+        "sagawa",
+    ),
+    (
+        ["web-jp", "marketplace-jp"],
+        "yu-pack",
+        "Japan Post Yu-Pack (ゆうパック)",
+        "weight",
+        None,
+        3,
+        YU_PACK_RATES,
+        "japan-post",
     ),
     # The flagship sends what the shelf lacks home from the warehouse (the endless aisle).
-    (["pos-shibuya"], "home-delivery", "Home delivery (Yamato)", "weight", None, 2, YAMATO_RATES),
+    (
+        ["pos-shibuya"],
+        "home-delivery",
+        "Home delivery (Yamato)",
+        "weight",
+        None,
+        2,
+        YAMATO_RATES,
+        "yamato",
+    ),
     (
         ["web-us"],
         "ground",
@@ -93,8 +153,18 @@ SHIPPING_METHODS = [
         FREE_SHIPPING_USD,
         4,
         GROUND_RATES,
+        "ups",
     ),
-    (["web-us"], "express", "Express (2 business days)", "value", None, 2, US_EXPRESS_RATES),
+    (
+        ["web-us"],
+        "express",
+        "Express (2 business days)",
+        "value",
+        None,
+        2,
+        US_EXPRESS_RATES,
+        "ups",
+    ),
 ]
 
 # --- Discounts -------------------------------------------------------------------------------
@@ -202,13 +272,13 @@ CARD_OK, CARD_DECLINED = "tok_visa", "tok_declined"
 PICKUP_STORES = {
     "web-jp": ["store-shibuya", "store-umeda"],
     "app-jp": ["store-shibuya", "store-umeda"],
-    "pos-shibuya": ["store-shibuya"],
 }
+TILL = {"pos-shibuya": "store-shibuya"}  # the store whose till a POS channel is
 
-# How many orders each channel gets out of every 100. The Shibuya till (pos-shibuya) is not in
-# the mix: a cart checks the channel's online stock, and the till's only stock is its store's
-# (which does not count online), so a POS cart cannot take a line. Its sales so far are the
-# customers' purchase history; pickup orders from the web shop and the app use the stores.
+# How many orders each channel gets out of every 100. Sales at the Shibuya till (pos-shibuya)
+# are scripted below (`pos_sale`: in cash or by card, one sent home from a warehouse); the
+# stores' earlier sales are the customers' purchase history. Pickup orders from the web shop and
+# the app use the stores.
 CHANNEL_MIX = [
     ("web-jp", 43),
     ("app-jp", 18),
@@ -239,9 +309,7 @@ PAYMENT_MIX = {
         ("card", "yamato", 15),
         ("cod", "express", 10),
     ],
-    "marketplace-jp": [("card", "yamato", 100)],
-    # Till sales: the goods are handed over at the counter (a pickup at the store itself).
-    "pos-shibuya": [("pay_at_store", "pickup", 75), ("card", "pickup", 25)],
+    "marketplace-jp": [("card", "yamato", 60), ("card", "yu-pack", 40)],
 }
 # What happens to a card order after it is placed: (outcome, weight).
 CARD_OUTCOMES = [
@@ -286,18 +354,28 @@ SETTLE_NOTES = {
 @dataclass
 class PlannedOrder:
     """One order the seeding tries to place; the buyer and the goods are picked from the
-    database when it runs. `outcome` is what staff do with it afterwards."""
+    database when it runs. `outcome` is what staff do with the payment afterwards, `flow` what
+    the warehouse or the store does with the goods."""
 
     key: int
     channel: str
     days_ago: float
-    payment: str  # card, cod, bank_transfer, pay_at_store
-    delivery: str  # a shipping method code, or "pickup"
+    payment: str  # card, cod, bank_transfer, pay_at_store, cash (at the till)
+    delivery: str  # a shipping method code, "pickup", or "counter" (taken home from the till)
     outcome: str  # paid, authorized, settled, awaiting, partially_refunded, refunded, ...
     buyer: str = "guest"  # hanako, member (signed in), known (a customer, as a guest), guest
-    basket: str = "any"  # any, tshirts (three, for buy 2 get 1), tea, big (for SPRING1000)
+    # any, tshirts (three, for buy 2 get 1), tea, big (for SPRING1000); split (two goods that
+    # are in different warehouses), from-store (one only the Umeda shelf has); at the till:
+    # store (from its shelf), aisle (what the shelf lacks, sent home)
+    basket: str = "any"
     code: str = ""  # a discount code typed at checkout; "winback" for one of the batch
     store: str = ""  # the pickup store's code
+    # "" as the order's age and payment allow (prepared, shipped on time, tracked, delivered;
+    # pickups made ready and collected); pending (nobody touched it yet), picking or packed
+    # (being prepared now), late (left past its promised dispatch), split (two parcels: one
+    # delivered, one out for delivery today), uncollected (ready at the store for longer than
+    # the collection period)
+    flow: str = ""
     rng_seed: int = 0  # for the picks made when it runs
 
 
@@ -314,7 +392,7 @@ class PlannedCart:
 
 
 # Every state the demo should show, whatever the size (the seed test uses few orders):
-# channel, days ago, payment, delivery, outcome, buyer, basket, code
+# channel, days ago, payment, delivery, outcome, buyer, basket, code[, flow[, store]]
 SCRIPT = [
     ("web-jp", 9.2, "card", "yamato", "paid", "hanako", "any", ""),
     ("app-jp", 0.4, "pay_at_store", "pickup", "awaiting", "hanako", "any", ""),
@@ -340,6 +418,20 @@ SCRIPT = [
     ("web-jp", 5.9, "card", "yamato", "paid", "known", "any", "winback"),
     ("web-jp", 6.8, "card", "yamato", "authorized", "guest", "any", ""),  # captured later
     ("web-us", 0.3, "card", "ground", "authorized", "member", "any", ""),
+    # Fulfilment: two parcels (one delivered, one out for delivery), two parcels still to send
+    # (for the README's journey), a pickup nobody collected, a late one, one sent from a store.
+    ("web-jp", 3.6, "card", "yamato", "paid", "known", "split", "", "split"),
+    ("web-jp", 0.04, "card", "yamato", "paid", "guest", "split", "", "pending"),  # the newest
+    ("web-jp", 9.6, "card", "pickup", "paid", "known", "any", "", "uncollected", "store-umeda"),
+    ("web-jp", 2.7, "card", "yamato", "paid", "member", "any", "", "late"),
+    ("web-jp", 3.1, "card", "yamato", "paid", "guest", "from-store", ""),
+    ("pos-shibuya", 5.2, "card", "counter", "paid", "known", "store", ""),
+    # Cash at the till comes after the first 30 (what `--orders 30` places).
+    ("pos-shibuya", 1.3, "cash", "counter", "settled", "guest", "store", ""),
+    ("pos-shibuya", 2.1, "cash", "home-delivery", "settled", "known", "aisle", ""),
+    # Being picked and packed in the warehouse right now.
+    ("app-jp", 0.5, "card", "yamato", "paid", "member", "any", "", "picking"),
+    ("web-jp", 0.7, "cod", "yamato", "awaiting", "known", "any", "", "packed"),
 ]
 DECLINED_CARTS = 3
 ABANDONED_CARTS = 6
@@ -359,7 +451,8 @@ def plan(count: int, *, seed: int = 23) -> tuple[list[PlannedOrder], list[Planne
     were left: refused cards and abandoned ones."""
     rng = random.Random(seed)
     orders: list[PlannedOrder] = []
-    for channel, days, payment, delivery, outcome, buyer, basket, code in SCRIPT[:count]:
+    for channel, days, payment, delivery, outcome, buyer, basket, code, *more in SCRIPT[:count]:
+        flow, store = (*more, "", "")[:2]
         orders.append(
             PlannedOrder(
                 key=len(orders),
@@ -371,6 +464,8 @@ def plan(count: int, *, seed: int = 23) -> tuple[list[PlannedOrder], list[Planne
                 buyer=buyer,
                 basket=basket,
                 code=code,
+                flow=flow,
+                store=store,
             )
         )
     channels, weights = zip(*CHANNEL_MIX, strict=True)
@@ -383,22 +478,20 @@ def plan(count: int, *, seed: int = 23) -> tuple[list[PlannedOrder], list[Planne
             if outcome == "authorized" and channel == "marketplace-jp":
                 outcome = "paid"  # the marketplace hands over orders already paid
         elif payment == "bank_transfer":
-            if days < 2:
+            if days < 1:
                 outcome = "awaiting"
             else:  # most transfers arrive; after a week without one, the order is cancelled
                 outcome = "cancelled" if days > 8 and rng.random() < 0.25 else "settled"
         elif payment == "cod":
             outcome = "awaiting" if days < 4 else "settled"
-        else:  # pay at the store: paid at the till, or when the buyer comes in
-            outcome = "settled" if channel == "pos-shibuya" or days >= 2 else "awaiting"
-        if channel == "pos-shibuya":
-            buyer = "known" if rng.random() < 0.6 else "guest"
-        elif channel == "phone-jp":
+        else:  # pay at the store, when the buyer comes in
+            outcome = "settled" if days >= 2 else "awaiting"
+        if channel == "phone-jp":
             buyer = "known"  # the call centre serves the brand's customers
         else:
             buyer = rng.choices(["member", "known", "guest"], [20, 35, 45])[0]
         basket = rng.choices(["any", "tshirts", "tea", "big"], [70, 8, 14, 8])[0]
-        if channel in ("pos-shibuya", "web-us") and basket == "tea":
+        if channel == "web-us" and basket == "tea":
             basket = "any"
         code = ""
         if buyer == "guest" and channel != "marketplace-jp" and rng.random() < 0.25:
@@ -423,7 +516,7 @@ def plan(count: int, *, seed: int = 23) -> tuple[list[PlannedOrder], list[Planne
             )
         )
     for order in orders:
-        if order.delivery == "pickup":
+        if order.delivery == "pickup" and not order.store:
             order.store = rng.choice(PICKUP_STORES[order.channel])
         order.rng_seed = rng.randrange(2**31)
     carts = [
@@ -438,6 +531,27 @@ def plan(count: int, *, seed: int = 23) -> tuple[list[PlannedOrder], list[Planne
         for number in range(DECLINED_CARTS + ABANDONED_CARTS)
     ]
     return orders, carts
+
+
+# --- Carriers' reports ---------------------------------------------------------------------
+
+# What `demo.services` has carriers report: step -> (description, tracking status).
+TRACKING_REPORTS = {
+    "info": ("Shipment information received from the shipper", "info"),
+    "in_transit": ("Left the shipper's sorting base", "in_transit"),
+    "arrived": ("Arrived at the delivery centre", "in_transit"),
+    "out_for_delivery": ("Out for delivery", "out_for_delivery"),
+    "exception": ("Nobody at home: a notice was left, delivery tomorrow", "exception"),
+    "delivered": ("Delivered", "delivered"),
+}
+
+
+def tracking_number(rng: random.Random, carrier: str) -> str:
+    """A number shaped like the carrier's: 12 digits in Japan, 1Z... for UPS."""
+    if carrier == "ups":
+        return f"1Z4E8A97{rng.randrange(10**10):010d}"
+    prefix = {"yamato": "4", "sagawa": "3", "japan-post": "1"}.get(carrier, "9")
+    return f"{prefix}{rng.randrange(10**11):011d}"
 
 
 # --- Guests ----------------------------------------------------------------------------------

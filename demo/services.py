@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import random
 import tempfile
+import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -56,6 +58,7 @@ from demo import catalog_data, customers_data, inventory_data, orders_data
 from inventory import services as inventory_services
 from inventory.models import (
     PurchaseOrder,
+    Reservation,
     Stock,
     StockLocation,
     StockMovement,
@@ -67,10 +70,12 @@ from inventory.selectors import availability_for_channel
 from orders import services as order_services
 from orders.discounts import codes_generate
 from orders.models import (
+    Carrier,
     Cart,
     Discount,
     DiscountCode,
     DiscountRedemption,
+    Fulfilment,
     Order,
     OrderHistory,
     Payment,
@@ -78,9 +83,12 @@ from orders.models import (
     ShippingMethod,
     ShippingRate,
     TaxRate,
+    TrackingEvent,
     Transaction,
 )
+from orders.services import delivery as delivery_promise
 from orders.services.carts import ADDRESS_FIELDS as CART_ADDRESS_FIELDS
+from orders.services.routing import destination_of
 
 
 @dataclass
@@ -90,6 +98,14 @@ class DemoLogins:
     staff_username: str
     staff_password: str
     staff_token: str
+    operations_username: str = ""
+    operations_password: str = ""
+    operations_token: str = ""
+
+
+# The operations user's API token is fixed, like the demo's passwords, so that the README's
+# curl examples (fulfilment, tracking, the till) work as printed. Never in production.
+OPERATIONS_TOKEN = "demo-operations-token-not-for-production"
 
 
 @transaction.atomic
@@ -206,7 +222,38 @@ def seed_users() -> DemoLogins:
     staff.save()
     staff.groups.add(managers)
     token, _ = Token.objects.get_or_create(user=staff)
-    return DemoLogins("admin", "admin", "catalogue", "catalogue", token.key)
+    # Store, warehouse and call-centre staff: orders, fulfilment, the till, stock, customers.
+    operations_group, _ = Group.objects.get_or_create(name="Operations (stores, warehouses, phone)")
+    operations_group.permissions.set(
+        Permission.objects.filter(
+            Q(content_type__app_label__in=["orders", "inventory"])
+            | Q(content_type__app_label="customers", codename__startswith="view_")
+            | Q(
+                content_type__app_label="customers",
+                codename__in=["add_customer", "change_customer"],
+            )
+            | Q(content_type__app_label="catalog", codename__startswith="view_")
+        )
+    )
+    operations, _ = User.objects.get_or_create(
+        username="operations", defaults={"email": "operations@example.com"}
+    )
+    operations.is_staff = True
+    operations.set_password("operations")
+    operations.save()
+    operations.groups.add(operations_group)
+    Token.objects.filter(user=operations).exclude(key=OPERATIONS_TOKEN).delete()
+    Token.objects.get_or_create(user=operations, key=OPERATIONS_TOKEN)
+    return DemoLogins(
+        "admin",
+        "admin",
+        "catalogue",
+        "catalogue",
+        token.key,
+        "operations",
+        "operations",
+        OPERATIONS_TOKEN,
+    )
 
 
 def seed_inventory(*, seed: int = 11) -> int:
@@ -216,37 +263,28 @@ def seed_inventory(*, seed: int = 11) -> int:
     rng = random.Random(seed)
     channels = {c.code: c for c in Channel.objects.all()}
     locations = {}
-    for (
-        code,
-        name,
-        kind,
-        region,
-        city,
-        postal,
-        ships,
-        pickup,
-        online,
-        priority,
-        served,
-    ) in inventory_data.LOCATIONS:
+    for spec in inventory_data.LOCATIONS:
         location, _ = StockLocation.objects.update_or_create(
-            code=code,
+            code=spec["code"],
             defaults={
-                "name": name,
-                "kind": kind,
-                "region": region,
-                "city": city,
-                "postal_code": postal,
-                "country": "US" if code == "wh-newjersey" else "JP",
-                "time_zone": "America/New_York" if code == "wh-newjersey" else "Asia/Tokyo",
-                "ships_to_customers": ships,
-                "pickup_enabled": pickup,
-                "counts_for_online": online,
-                "routing_priority": priority,
+                "name": spec["name"],
+                "kind": spec["kind"],
+                "region": spec["region"],
+                "city": spec["city"],
+                "postal_code": spec["postal_code"],
+                "country": spec.get("country", "JP"),
+                "time_zone": spec.get("time_zone", "Asia/Tokyo"),
+                "latitude": Decimal(spec["latitude"]),
+                "longitude": Decimal(spec["longitude"]),
+                "handling_days": spec["handling_days"],
+                "ships_to_customers": spec["ships"],
+                "pickup_enabled": spec["pickup"],
+                "counts_for_online": spec["online"],
+                "routing_priority": spec["priority"],
             },
         )
-        location.channels.set([channels[c] for c in served if c in channels])
-        locations[code] = location
+        location.channels.set([channels[c] for c in spec["channels"] if c in channels])
+        locations[spec["code"]] = location
     if Stock.objects.exists():
         return 0
     levels = []
@@ -267,6 +305,17 @@ def seed_inventory(*, seed: int = 11) -> int:
             else:
                 quantity = rng.randint(5, 80) if code.startswith("wh-") else rng.randint(0, 12)
             levels.append(inventory_services.StockLevel(variant_id, location.pk, quantity))
+    # The routing showcase: each of its goods only where SHOWCASE_STOCK puts it.
+    showcase = routing_showcase()
+    placed = set(showcase.values())
+    levels = [level for level in levels if level.variant_id not in placed]
+    for role, variant_id in showcase.items():
+        where = inventory_data.SHOWCASE_STOCK[role]
+        levels += [
+            inventory_services.StockLevel(variant_id, location.pk, where.get(code, 0))
+            for code, location in locations.items()
+            if code != "wh-newjersey"
+        ]
     for start in range(0, len(levels), 5000):
         inventory_services.stock_set_levels(
             levels=levels[start : start + 5000],
@@ -312,6 +361,34 @@ def seed_inventory(*, seed: int = 11) -> int:
             )
         SupplierItem.objects.bulk_create(items, ignore_conflicts=True, batch_size=5000)
     return len(levels)
+
+
+def routing_showcase() -> dict[str, int]:
+    """The goods of the routing showcase, role (`inventory_data.SHOWCASE_STOCK`) -> variant id:
+    the latest variant of the latest products published in web-jp from SHOWCASE_CATEGORIES,
+    one per product. The same catalogue always gives the same goods."""
+    published = ProductChannelListing.objects.filter(
+        channel__code="web-jp",
+        is_published=True,
+        available_from__isnull=True,
+        available_until__isnull=True,
+    ).values("product_id")
+    rows = (
+        ProductVariant.objects.filter(
+            product_id__in=published,
+            product__category__slug__in=inventory_data.SHOWCASE_CATEGORIES,
+            channel_listings__channel__code="web-jp",
+            components__isnull=True,
+        )
+        .order_by("-product_id", "-pk")
+        .values_list("product_id", "pk")
+    )
+    chosen: dict[int, int] = {}
+    for product_id, variant_id in rows:
+        chosen.setdefault(product_id, variant_id)
+        if len(chosen) == len(inventory_data.SHOWCASE_STOCK):
+            break
+    return dict(zip(inventory_data.SHOWCASE_STOCK, chosen.values(), strict=False))
 
 
 def seed_sales_history(*, sales: int = 300, seed: int = 13) -> int:
@@ -636,6 +713,12 @@ class OrderSeed:
     payment_statuses: dict[str, int] = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
     flagged: int = 0
+    fulfilments: dict[str, int] = field(default_factory=dict)
+    tracking_events: int = 0
+    late: int = 0
+    uncollected: int = 0
+    fulfilment_seconds: float = 0.0  # staff and carriers' steps after placement, and the checks
+    journeys: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         setup = (
@@ -654,6 +737,14 @@ class OrderSeed:
             f"{self.abandoned} abandoned cart(s) left open; {setup}."
         )
 
+    def fulfilment_summary(self) -> str:
+        states = ", ".join(f"{state} {n}" for state, n in self.fulfilments.items())
+        return (
+            f"{sum(self.fulfilments.values())} fulfilments ({states}), {self.tracking_events} "
+            f"tracking events; {self.late} reported late, {self.uncollected} pickup(s) reported "
+            f"uncollected"
+        )
+
 
 @transaction.atomic
 def seed_selling_setup(*, now=None) -> OrderSeed:
@@ -662,7 +753,12 @@ def seed_selling_setup(*, now=None) -> OrderSeed:
     now = now or timezone.now()
     report = OrderSeed()
     channels = {c.code: c for c in Channel.objects.all()}
-    for position, (codes, code, name, basis, free_over, days, rates) in enumerate(
+    carriers = {}
+    for code, name, template in orders_data.CARRIERS:
+        carriers[code], _ = Carrier.objects.update_or_create(
+            code=code, defaults={"name": name, "tracking_url_template": template, "is_active": True}
+        )
+    for position, (codes, code, name, basis, free_over, days, rates, carrier) in enumerate(
         orders_data.SHIPPING_METHODS
     ):
         for channel_code in codes:
@@ -676,18 +772,19 @@ def seed_selling_setup(*, now=None) -> OrderSeed:
                     "basis": basis,
                     "free_over": free_over,
                     "transit_days": days,
+                    "carrier": carriers[carrier],
                     "position": position,
                     "is_active": True,
                 },
             )
             report.shipping_methods += 1
-            for country, region, threshold, price in rates:
+            for country, region, threshold, price, transit in rates:
                 ShippingRate.objects.update_or_create(
                     method=method,
                     country=country,
                     region=region,
                     from_threshold=threshold,
-                    defaults={"price": price},
+                    defaults={"price": price, "transit_days": transit},
                 )
                 report.shipping_rates += 1
     for spec in orders_data.DISCOUNTS:
@@ -723,10 +820,14 @@ def seed_selling_setup(*, now=None) -> OrderSeed:
 
 
 def seed_orders(*, count: int = 60, seed: int = 23, now=None) -> OrderSeed:
-    """`count` orders over the last six weeks, placed the way the storefront places them
-    (cart, lines, address and shipping or a pickup store, checkout with the test gateway), then
-    taken further by staff actions: captured, settled, refunded, cancelled, held, flagged. Also
-    a few declined cards and abandoned carts. A database that has orders keeps them."""
+    """`count` orders over the last six weeks, placed the way each door places them (the
+    storefront's cart and checkout with the test gateway; the call centre's `phone_order_place`;
+    the till's `pos_sale`), routed to their locations at placement, then taken further by staff
+    and carriers at their own times: payments captured, settled, refunded; orders cancelled,
+    held, flagged; parcels picked, packed, shipped with tracking numbers, reported on by the
+    carrier and delivered; pickups made ready and collected. Then the beat tasks' checks run
+    once: late fulfilments and uncollected pickups are reported. Also a few declined cards and
+    abandoned carts. A database that has orders keeps them."""
     now = now or timezone.now()
     report = seed_selling_setup(now=now)
     if count <= 0 or Order.objects.exists():
@@ -739,13 +840,55 @@ def seed_orders(*, count: int = 60, seed: int = 23, now=None) -> OrderSeed:
             _seed_order(report, shop, order, now=now)
         for cart in carts:
             _seed_cart(report, shop, cart, now=now)
+        started = time.monotonic()
+        # What the beat tasks would find now (detect-late-fulfilments, flag-uncollected-pickups).
+        report.late = order_services.fulfilments_detect_delays(now=now)
+        report.uncollected = order_services.pickups_flag_uncollected(now=now)
+        report.fulfilment_seconds += time.monotonic() - started
     orders = Order.objects.all()
     report.placed = orders.count()
     report.channels = _counted(orders, "channel__code")
     report.payment_statuses = _counted(orders, "payment_status")
     report.statuses = _counted(orders, "status")
     report.flagged = orders.filter(flagged=True).count()
+    report.fulfilments = _counted(Fulfilment.objects.all(), "state")
+    report.tracking_events = TrackingEvent.objects.count()
+    report.journeys = _journeys(shop)
     return report
+
+
+def _journeys(shop: _DemoShop) -> list[str]:
+    """Where to try the fulfilment journeys of the README in this demo."""
+    found = []
+    pending_split = (
+        Order.objects.filter(number__in=shop.journeys.get("two parcels to ship", []))
+        .prefetch_related("fulfilments__location")
+        .first()
+    )
+    if pending_split is not None:
+        parcels = ", ".join(
+            f"{f.number} from {f.location.code}" for f in pending_split.fulfilments.all()
+        )
+        found.append(f"two parcels to ship: order {pending_split.number} ({parcels})")
+    hanako_pickup = (
+        Fulfilment.objects.filter(
+            kind=Fulfilment.Kind.PICKUP,
+            state=Fulfilment.State.READY,
+            order__customer__email=customers_data.KNOWN_LOGIN_EMAIL,
+        )
+        .select_related("location")
+        .first()
+    )
+    if hanako_pickup is not None:
+        found.append(
+            f"pickup ready: {hanako_pickup.number} at {hanako_pickup.location.code}, "
+            f"code {hanako_pickup.pickup_code}"
+        )
+    for label in ("two parcels, one out for delivery", "late", "uncollected", "ship-from-store"):
+        numbers = shop.journeys.get(label)
+        if numbers:
+            found.append(f"{label}: order {', '.join(numbers)}")
+    return found
 
 
 def _counted(queryset, field_name: str) -> dict[str, int]:
@@ -803,6 +946,9 @@ class _DemoShop:
             self.people.setdefault((kind, country), []).append(customer)
         self.goods: dict[str, dict[int, _Goods]] = {}
         self.store_stock: dict[str, dict[int, int]] = {}
+        self.showcase = routing_showcase()  # kept out of the other baskets
+        self.staff = get_user_model().objects.filter(username="operations").first()
+        self.journeys: dict[str, list[str]] = {}
 
     def country(self, channel: str) -> str:
         return self.channels[channel].country or "JP"
@@ -844,10 +990,11 @@ class _DemoShop:
             )
             prices = {variant_id: (price, category or "") for variant_id, price, category in rows}
             available = availability_for_channel(channel=channel, variant_ids=list(prices))
+            showcase = set(self.showcase.values())
             self.goods[channel_code] = {
                 variant_id: _Goods(price, category, available.get(variant_id, 0))
                 for variant_id, (price, category) in prices.items()
-                if available.get(variant_id, 0) > 0
+                if available.get(variant_id, 0) > 0 and variant_id not in showcase
             }
         return self.goods[channel_code]
 
@@ -865,9 +1012,19 @@ class _DemoShop:
     def basket(
         self, rng: random.Random, channel: str, kind: str, store: str = ""
     ) -> list[tuple[int, int]]:
-        """(variant id, quantity) lines that the channel (and the pickup store) can sell now."""
+        """(variant id, quantity) lines that the channel (and the pickup store, or the till's
+        shelf) can sell now."""
+        if kind in ("split", "from-store"):
+            roles = ["chiba_only", "osaka_only"] if kind == "split" else ["umeda_only"]
+            if not all(role in self.showcase for role in roles):
+                return []
+            return sorted((self.showcase[role], 1) for role in roles)
         goods = self._goods(channel)
         at_store = self._at_store(store) if store else None
+        if kind == "aisle":  # what the till's own shelf lacks, sent home from a warehouse
+            shelf = self._at_store(orders_data.TILL[channel])
+            goods = {v: g for v, g in goods.items() if shelf.get(v, 0) <= 0}
+            kind = "any"
 
         def left(variant_id: int) -> int:
             units = goods[variant_id].available
@@ -949,11 +1106,84 @@ def _seed_order(
         report.not_placed += 1
         return
     buyer = shop.buyer(rng, planned.buyer, planned.channel)
-    lines = shop.basket(rng, planned.channel, planned.basket, planned.store)
-    if not lines or (planned.delivery != "pickup" and not buyer.address):
+    till = orders_data.TILL.get(planned.channel, "")
+    shelf = till if planned.basket == "store" else planned.store
+    lines = shop.basket(rng, planned.channel, planned.basket, shelf)
+    ships = planned.delivery not in ("pickup", "counter")
+    if not lines or (ships and not buyer.address):
         report.not_placed += 1
         return
     since = timezone.now()
+    card = planned.payment == PaymentMethod.CARD
+    payment = order_services.PaymentInput(
+        method=planned.payment, token=orders_data.CARD_OK if card else ""
+    )
+    authorize_only = planned.outcome in ("authorized", "cancelled_authorized")
+    try:
+        with _card_capture("authorize" if authorize_only else "capture"):
+            if channel.kind == Channel.Kind.POS:
+                order = order_services.pos_sale(
+                    channel=channel,
+                    store=till,
+                    lines=_sku_lines(lines),
+                    payment=payment,
+                    customer=buyer.customer,
+                    email=buyer.email,
+                    phone=buyer.phone,
+                    ship_to=buyer.address if ships else None,
+                    shipping_method=planned.delivery if ships else "",
+                    actor=shop.staff,
+                )
+            elif channel.kind == Channel.Kind.PHONE:
+                order = order_services.phone_order_place(
+                    channel=channel,
+                    lines=_sku_lines(lines),
+                    payment=payment,
+                    customer=buyer.customer,
+                    email=buyer.email,
+                    phone=buyer.phone,
+                    shipping_address=buyer.address if ships else None,
+                    shipping_method=planned.delivery if ships else "",
+                    pickup_store=planned.store if not ships else "",
+                    actor=shop.staff,
+                )
+            else:
+                order = _web_checkout(channel, buyer, lines, planned, shop, payment)
+    except DomainError:
+        report.not_placed += 1  # a cart it left stays open: one more abandoned cart
+        for cart_id in Cart.objects.filter(created_at__gte=since).values_list("pk", flat=True):
+            _stamp_cart(cart_id, since, placed_at)
+        return
+    _stamp_order(order, since, placed_at, placing=True)
+    started = time.monotonic()
+    _order_afterwards(order, planned, rng, placed_at=placed_at, now=now, shop=shop)
+    report.fulfilment_seconds += time.monotonic() - started
+    if planned.flow == "pending" and planned.basket == "split":
+        shop.journeys.setdefault("two parcels to ship", []).append(order.number)
+    elif planned.flow == "split":
+        shop.journeys.setdefault("two parcels, one out for delivery", []).append(order.number)
+    elif planned.flow in ("late", "uncollected"):
+        shop.journeys.setdefault(planned.flow, []).append(order.number)
+    elif planned.basket == "from-store":
+        shop.journeys.setdefault("ship-from-store", []).append(order.number)
+
+
+def _sku_lines(lines: list[tuple[int, int]]) -> list[order_services.SkuLine]:
+    skus = dict(
+        ProductVariant.objects.filter(pk__in=[v for v, _ in lines]).values_list("pk", "sku")
+    )
+    return [order_services.SkuLine(skus[variant_id], quantity) for variant_id, quantity in lines]
+
+
+def _web_checkout(
+    channel: Channel,
+    buyer: _Buyer,
+    lines: list[tuple[int, int]],
+    planned: orders_data.PlannedOrder,
+    shop: _DemoShop,
+    payment: order_services.PaymentInput,
+) -> Order:
+    """The storefront's way: a cart, its lines, details, a code, then checkout."""
     cart = _filled_cart(channel, buyer, lines)
     details: dict = {}
     if planned.delivery == "pickup":
@@ -965,83 +1195,275 @@ def _seed_order(
     code = shop.code(planned)
     if code:
         details["discount_code"] = code
-    card = planned.payment == PaymentMethod.CARD
-    authorize_only = planned.outcome in ("authorized", "cancelled_authorized")
-    try:
-        cart = order_services.cart_update(cart, **details)
-        if code and order_services.cart_quote(cart).code_problem:
-            cart = order_services.cart_update(cart, discount_code="")  # the buyer removes it
-        with _card_capture("authorize" if authorize_only else "capture"):
-            order = order_services.checkout_complete(
-                cart,
-                payment=order_services.PaymentInput(
-                    method=planned.payment, token=orders_data.CARD_OK if card else ""
-                ),
-            )
-    except DomainError:
-        report.not_placed += 1  # the cart stays open: one more abandoned cart
-        _stamp_cart(cart.pk, since, placed_at)
-        return
-    _stamp_order(order, since, placed_at, placing=True)
-    _order_afterwards(order, planned, rng, placed_at=placed_at, now=now)
+    cart = order_services.cart_update(cart, **details)
+    if code and order_services.cart_quote(cart).code_problem:
+        cart = order_services.cart_update(cart, discount_code="")  # the buyer removes it
+    return order_services.checkout_complete(cart, payment=payment)
+
+
+NEVER = float("inf")
+
+
+class _Timeline:
+    """Things that happened to one order after it was placed, at hours after placement: run in
+    the order they happened (so states change as they did), each stamped with its time. A step
+    marked `due` happened even if its time would be in the future (it is then put just before
+    now: a refund the plan asked for); the others have simply not happened yet."""
+
+    def __init__(self, order: Order, *, placed_at, now) -> None:
+        self.order = order
+        self.placed_at = placed_at
+        self.age = (now - placed_at).total_seconds() / 3600
+        self.steps: list[tuple[float, int, Callable[[], object], bool]] = []
+
+    def add(self, hours: float, action: Callable[[], object], *, due: bool = False) -> None:
+        self.steps.append((hours, len(self.steps), action, due))
+
+    def run(self) -> None:
+        latest = self.age - 5 / 60
+        for hours, _, action, due in sorted(self.steps, key=lambda step: step[:2]):
+            if hours >= latest:
+                if not due:
+                    continue
+                hours = latest
+            since = timezone.now()
+            action()
+            _stamp_order(self.order, since, self.placed_at + timedelta(hours=max(hours, 0)))
 
 
 def _order_afterwards(
-    order: Order, planned: orders_data.PlannedOrder, rng: random.Random, *, placed_at, now
+    order: Order,
+    planned: orders_data.PlannedOrder,
+    rng: random.Random,
+    *,
+    placed_at,
+    now,
+    shop: _DemoShop,
 ) -> None:
-    """What staff did with the order after it was placed, each at its own time."""
-
-    def at(hours: float, action) -> None:
-        since = timezone.now()
-        action()
-        when = min(placed_at + timedelta(hours=hours), now - timedelta(minutes=5))
-        _stamp_order(order, since, max(when, placed_at))
-
+    """What staff, carriers and buyers did with the order after it was placed, each at its own
+    time: first the payment (capture, settle, refund, cancel, hold, flag), which decides when
+    the goods may leave; then the goods (see `_fulfil`)."""
+    timeline = _Timeline(order, placed_at=placed_at, now=now)
     outcome, method = planned.outcome, planned.payment
-    if outcome == "settled":
-        hours = {"cod": rng.uniform(30, 80), "bank_transfer": rng.uniform(5, 40)}.get(
-            method, rng.uniform(3, 50)
+    ready = 0.0  # the goods may leave from this hour (NEVER: they may not)
+
+    def settle(note: str):
+        return lambda: order_services.payment_settle(
+            order, amount=quantize(order.total, order.currency), note=note
         )
-        at(
-            hours,
-            lambda: order_services.payment_settle(
-                order,
-                amount=quantize(order.total, order.currency),
-                note=orders_data.SETTLE_NOTES[method],
-            ),
-        )
-    elif outcome == "authorized" and planned.days_ago > 2:
-        amount = quantize(order.authorized_total, order.currency)
-        at(rng.uniform(20, 44), lambda: order_services.payment_capture(order, amount=amount))
+
+    if method == "cod":
+        ready = 0.0  # sent at once; the carrier collects on delivery (see _fulfil)
+    elif outcome == "settled" and method == "bank_transfer":
+        hours = rng.uniform(5, 20)
+        timeline.add(hours, settle(orders_data.SETTLE_NOTES[method]), due=True)
+        ready = hours + rng.uniform(1, 3)
+    elif outcome == "awaiting" and method == "bank_transfer":
+        ready = NEVER  # unconfirmed until the transfer arrives
+    elif outcome == "authorized":
+        if planned.days_ago > 1:  # captured when staff check the order, then sent
+            hours = rng.uniform(6, 20)
+            amount = quantize(order.authorized_total, order.currency)
+            timeline.add(
+                hours, lambda: order_services.payment_capture(order, amount=amount), due=True
+            )
+            ready = hours + rng.uniform(0.5, 2)
+        else:
+            ready = NEVER
     elif outcome == "partially_refunded":
         share = Decimal(rng.choice([20, 30, 40])) / 100
         amount = quantize(order.total * share, order.currency)
         reason = rng.choice(orders_data.PARTIAL_REFUND_REASONS)
-        at(
+        timeline.add(
             rng.uniform(48, 200),
             lambda: order_services.payment_refund(order, amount=amount, reason=reason),
+            due=True,
         )
     elif outcome == "refunded":
-        at(
+        timeline.add(
             rng.uniform(48, 200),
             lambda: order_services.payment_refund(
                 order,
                 amount=quantize(order.total, order.currency),
                 reason=orders_data.FULL_REFUND_REASON,
             ),
+            due=True,
         )
     elif outcome in ("cancelled", "cancelled_authorized"):
         reason = orders_data.CANCEL_REASONS[
             "authorized" if outcome == "cancelled_authorized" else method
         ]
         hours = 7 * 24 + rng.uniform(1, 8) if method == "bank_transfer" else rng.uniform(1, 20)
-        at(hours, lambda: order_services.order_cancel(order, reason=reason))
+        timeline.add(hours, lambda: order_services.order_cancel(order, reason=reason), due=True)
+        ready = NEVER
     elif outcome == "on_hold":
         reason = rng.choice(orders_data.HOLD_REASONS)
-        at(rng.uniform(1, 12), lambda: order_services.order_hold(order, reason=reason))
+        held = rng.uniform(1, 12)
+        timeline.add(held, lambda: order_services.order_hold(order, reason=reason), due=True)
+        if planned.days_ago > 3:  # sorted out since, and sent
+            released = held + rng.uniform(20, 40)
+            timeline.add(released, lambda: order_services.order_release(order), due=True)
+            ready = released + rng.uniform(1, 3)
+        else:
+            ready = NEVER
     elif outcome == "flagged":
         reason = rng.choice(orders_data.FLAG_REASONS)
-        at(rng.uniform(0.5, 6), lambda: order_services.order_flag(order, reason=reason))
+        flagged = rng.uniform(0.5, 6)
+        timeline.add(flagged, lambda: order_services.order_flag(order, reason=reason), due=True)
+        ready = flagged + rng.uniform(1, 4)  # checked by staff, then sent
+    if ready is not NEVER and planned.flow not in ("pending", "late"):
+        _fulfil(timeline, order, planned, rng, ready=ready, shop=shop)
+    timeline.run()
+
+
+def _fulfil(
+    timeline: _Timeline,
+    order: Order,
+    planned: orders_data.PlannedOrder,
+    rng: random.Random,
+    *,
+    ready: float,
+    shop: _DemoShop,
+) -> None:
+    """The goods' way, from `ready` hours on: a parcel is picked and packed before its promised
+    dispatch and shipped with a tracking number; the carrier reports it (handed over, in
+    transit, at the delivery centre, out for delivery, now and then nobody at home) until it is
+    delivered about when promised; cash on delivery is settled then. A pickup is made ready at
+    the store within hours and collected against its code (paid at the till then, if not
+    before). A till sale was handed over at the counter already."""
+    fulfilments = list(order.fulfilments.select_related("location", "carrier").order_by("id"))
+    destination = destination_of(order)
+    transit = delivery_promise.transit_days(order.shipping_method, destination)
+    place = (order.shipping_address or {}).get("city", "")
+    delivered_hours: list[float] = []
+    staff = shop.staff
+    for index, fulfilment in enumerate(fulfilments):
+        if fulfilment.state == Fulfilment.State.CANCELLED or fulfilment.ship_by is None:
+            continue
+        promised = (fulfilment.ship_by - timeline.placed_at).total_seconds() / 3600
+        if fulfilment.kind == Fulfilment.Kind.PICKUP:
+            _pickup(
+                timeline,
+                order,
+                fulfilment,
+                planned,
+                rng,
+                ready=ready,
+                promised=promised,
+                staff=staff,
+            )
+            continue
+        if fulfilment.kind != Fulfilment.Kind.SHIPMENT:
+            continue
+        same_day = fulfilment.location.handling_days == 0
+        shipped = min(rng.uniform(2, 6) if same_day else rng.uniform(10, 22), promised - 0.5)
+        shipped = max(shipped, ready)
+        if planned.flow == "split" and index == 1:
+            shipped += 26  # this parcel waited a day for a picker: it left late
+        picking = max(shipped - rng.uniform(3, 6), ready, 0.1)
+        packed = picking + (shipped - picking) * rng.uniform(0.5, 0.9)
+        carrier = fulfilment.carrier
+        number = orders_data.tracking_number(rng, carrier.code if carrier else "")
+
+        def prepare(fulfilment=fulfilment, state="picking"):
+            return lambda: order_services.fulfilment_prepare(fulfilment, state=state, actor=staff)
+
+        if planned.flow in ("picking", "packed"):  # in the warehouse as we speak
+            picking = ready + (timeline.age - ready) * 0.5
+            timeline.add(picking, prepare())
+            if planned.flow == "packed":
+                timeline.add(picking + (timeline.age - picking) * 0.5, prepare(state="packed"))
+            continue
+        timeline.add(picking, prepare())
+        timeline.add(packed, prepare(state="packed"))
+        timeline.add(
+            shipped,
+            lambda fulfilment=fulfilment, number=number: order_services.fulfilment_ship(
+                fulfilment, tracking_number=number, actor=staff
+            ),
+        )
+        arrives = shipped + 24 * max(transit, 1) - rng.uniform(2, 9)
+        if planned.flow == "split" and index == 1:
+            arrives = timeline.age + rng.uniform(1, 2.5)  # out for delivery as we speak
+        reports = [
+            (shipped + rng.uniform(0.3, 1), "info", fulfilment.location.city),
+            (shipped + rng.uniform(3, 6), "in_transit", fulfilment.location.city),
+            (arrives - rng.uniform(8, 11), "arrived", place),
+        ]
+        if rng.random() < 0.12:  # nobody at home the first time
+            reports += [
+                (arrives - rng.uniform(2, 3), "out_for_delivery", place),
+                (arrives, "exception", place),
+            ]
+            arrives += 24
+        reports += [
+            (arrives - rng.uniform(2, 3), "out_for_delivery", place),
+            (arrives, "delivered", place),
+        ]
+        source = f"{carrier.code} tracking feed" if carrier else "carrier"
+        for hours, status, where in reports:
+            timeline.add(
+                hours,
+                _tracking_report(number, carrier, status, where, timeline.placed_at, hours, source),
+            )
+        delivered_hours.append(arrives)
+    if order.payment_method == "cod" and delivered_hours:
+        timeline.add(
+            max(delivered_hours) + rng.uniform(0.05, 0.2),
+            lambda: order_services.payment_settle(
+                order,
+                amount=quantize(order.total, order.currency),
+                note=orders_data.SETTLE_NOTES["cod"],
+            ),
+        )
+
+
+def _tracking_report(number, carrier, status, place, placed_at, hours, source):
+    description, status = orders_data.TRACKING_REPORTS[status]
+    return lambda: order_services.tracking_record(
+        order_services.TrackingUpdate(
+            tracking_number=number,
+            status=status,
+            occurred_at=placed_at + timedelta(hours=hours),
+            carrier=carrier.code if carrier else "",
+            description=description,
+            place=place,
+        ),
+        source=source,
+    )
+
+
+def _pickup(
+    timeline: _Timeline,
+    order: Order,
+    fulfilment: Fulfilment,
+    planned: orders_data.PlannedOrder,
+    rng: random.Random,
+    *,
+    ready: float,
+    promised: float,
+    staff,
+) -> None:
+    made_ready = max(min(rng.uniform(0.8, 4), promised - 0.5), ready, 0.1)
+    timeline.add(made_ready, lambda: order_services.fulfilment_ready(fulfilment, actor=staff))
+    if planned.flow == "uncollected" or planned.outcome == "awaiting":
+        return  # still on the shelf
+    collected = made_ready + rng.uniform(5, 60)
+    if order.payment_method == PaymentMethod.PAY_AT_STORE:
+        timeline.add(
+            collected - 0.02,
+            lambda: order_services.payment_settle(
+                order,
+                amount=quantize(order.total, order.currency),
+                note=orders_data.SETTLE_NOTES["pay_at_store"],
+            ),
+        )
+
+    def collect():
+        code = Fulfilment.objects.values_list("pickup_code", flat=True).get(pk=fulfilment.pk)
+        order_services.fulfilment_collect(fulfilment, code=code, actor=staff)
+
+    timeline.add(collected, collect)
 
 
 def _seed_cart(report: OrderSeed, shop: _DemoShop, planned: orders_data.PlannedCart, *, now):
@@ -1150,6 +1572,7 @@ def _stamp_order(order: Order, since, when, *, placing: bool = False) -> None:
         )
     if order.cart_id:
         _stamp_cart(order.cart_id, since, when)
+    _stamp_fulfilments(order, since, when, placing=placing)
     _stamp_events(
         "order",
         order.pk,
@@ -1160,3 +1583,72 @@ def _stamp_order(order: Order, since, when, *, placing: bool = False) -> None:
         refunded_at=when,
         cancelled_at=when,
     )
+
+
+def _stamp_fulfilments(order: Order, since, when, *, placing: bool) -> None:
+    """The order's fulfilments, their events, tracking reports and stock movements, written
+    since `since`, happened at `when`. At placement the promises are made again from `when`
+    (dispatch by, estimated delivery) and the routing decision is dated `when`."""
+    fields = ["created_at", "ready_at", "shipped_at", "delivered_at", "cancelled_at"]
+    changed, promises = [], {}
+    destination = destination_of(order) if placing else None
+    for fulfilment in Fulfilment.objects.filter(order_id=order.pk).select_related("location"):
+        dirty = [
+            n
+            for n in fields
+            if getattr(fulfilment, n) is not None and getattr(fulfilment, n) >= since
+        ]
+        if not dirty:
+            continue
+        for name in dirty:
+            setattr(fulfilment, name, when)
+        if placing and "created_at" in dirty:
+            if fulfilment.kind != Fulfilment.Kind.IN_STORE:
+                fulfilment.ship_by = delivery_promise.ship_by(fulfilment.location, now=when)
+            fulfilment.estimated_delivery = delivery_promise.estimated_delivery(
+                fulfilment.location,
+                order.shipping_method if fulfilment.kind == Fulfilment.Kind.SHIPMENT else None,
+                destination,
+                now=when,
+            )
+            promises[str(fulfilment.pk)] = {
+                "ship_by": fulfilment.ship_by,
+                "estimated_delivery": fulfilment.estimated_delivery,
+            }
+        changed.append(fulfilment)
+    if changed:
+        Fulfilment.objects.bulk_update(changed, [*fields, "ship_by", "estimated_delivery"])
+        events = list(
+            OutboxEvent.objects.filter(
+                subject_type="fulfilment",
+                subject_id__in=[str(f.pk) for f in changed],
+                occurred_at__gte=since,
+            )
+        )
+        times = {
+            "ready_at": when,
+            "shipped_at": when,
+            "delivered_at": when,
+            "collected_at": when,
+            "collect_by": when + timedelta(days=settings.ORDERS_PICKUP_COLLECT_DAYS),
+        }
+        for event in events:
+            event.occurred_at = when
+            update = {**times, **promises.get(event.subject_id, {})}
+            event.payload.update({k: v for k, v in update.items() if k in event.payload})
+        OutboxEvent.objects.bulk_update(events, ["occurred_at", "payload"])
+    TrackingEvent.objects.filter(fulfilment__order_id=order.pk, recorded_at__gte=since).update(
+        recorded_at=when
+    )
+    StockMovement.objects.filter(created_at__gte=since, reference=order.reference).update(
+        created_at=when
+    )
+    reservations = Reservation.objects.filter(reference=order.reference)
+    reservations.filter(created_at__gte=since).update(created_at=when)
+    reservations.filter(closed_at__gte=since).update(closed_at=when)
+    if placing:
+        routing = Order.objects.values_list("routing", flat=True).get(pk=order.pk)
+        for decision in routing:
+            if decision.get("at", "") >= since.isoformat():
+                decision["at"] = when.isoformat()
+        Order.objects.filter(pk=order.pk).update(routing=routing)

@@ -1,5 +1,9 @@
 """Benchmark scenarios, selectable by name on the command line (see bench/run.py)."""
 
-from bench.scenarios import checkout, customers, inventory, storefront
+from bench.scenarios import checkout, customers, fulfilment, inventory, storefront
 
-SCENARIOS = {module.NAME: module for module in (storefront, inventory, customers, checkout)}
+SCENARIOS = {
+    module.NAME: module for module in (storefront, inventory, customers, checkout, fulfilment)
+}
+# Scenarios another one runs and prints beside its own (same run, same baseline).
+INCLUDED_IN = {"fulfilment": "checkout"}

@@ -18,6 +18,10 @@ In process, before any load, the SQL of one completion is captured (`execute_wra
 statement with its time, grouped by checkout step and by table), then more completions are timed
 one at a time. Baseline: pgbench's TPC-B-like read-write script on the same server in the same
 run; the target is uncontended orders/s at least a tenth of its TPS.
+
+After the HTTP measurements and before the baseline, the fulfilment scenario's batch runs in
+process (routing and fulfilment creation for `--fulfilment-orders` orders, see fulfilment.py),
+so that its orders/s is printed beside checkout's against the same baseline.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from collections import Counter
 from decimal import Decimal
 
 from bench import lib
+from bench.scenarios import fulfilment
 
 NAME = "checkout"
 NEEDS_CATALOGUE = False  # it seeds its own shop (channel, SKUs, stock, shipping)
@@ -839,6 +844,7 @@ def prepare(options) -> lib.Plan:
     )
     shop = _ensure_shop()
     lib.log(f"checkout: shop ready in {shop['seconds']:.1f} s")
+    routing_shop = fulfilment.prepare_shop()  # printed beside checkout, same baseline
     return lib.Plan(
         workloads=[],
         sweep=None,
@@ -851,7 +857,9 @@ def prepare(options) -> lib.Plan:
             "skus": len(shop["variant_ids"]),
             "stock_level": STOCK_LEVEL,
             "shop_seconds": round(shop["seconds"], 2),
+            "fulfilment": fulfilment.shop_info(routing_shop),
             "_shop": shop,
+            "_routing_shop": routing_shop,
         },
     )
 
@@ -866,6 +874,7 @@ def run_in_process(args, plan: lib.Plan) -> tuple[dict, str, bool]:
     from bench.scenarios.inventory import pgbench_tpcb
 
     shop = plan.info.pop("_shop")
+    routing_shop = plan.info.pop("_routing_shop")
     variant_ids: list[int] = shop["variant_ids"]
     run = secrets.token_hex(4)
     rng = random.Random(5)
@@ -945,6 +954,9 @@ def run_in_process(args, plan: lib.Plan) -> tuple[dict, str, bool]:
             measurements.append(result)
         server_log = server.log_tail()
 
+    # Routing and fulfilment creation for a batch of orders, in process (see fulfilment.py).
+    routed = fulfilment.measure(args, routing_shop)
+
     baseline, baseline_error = None, ""
     if args.no_pgbench:
         baseline_error = "skipped (--no-pgbench)"
@@ -965,8 +977,19 @@ def run_in_process(args, plan: lib.Plan) -> tuple[dict, str, bool]:
         "met": None if ratio is None else ratio >= TARGET_RATIO,
     }
     text = _render(
-        args, plan, config, probe, profile, measurements, checks, baseline, baseline_error, target
+        args,
+        plan,
+        config,
+        probe,
+        profile,
+        measurements,
+        checks,
+        baseline,
+        baseline_error,
+        target,
+        routed,
     )
+    text += "\n" + fulfilment.render(routed, plan.info["fulfilment"], baseline, baseline_error)
     if server_log.strip():
         text += "\n\ngunicorn log (tail, checkout):\n" + server_log
     results = {
@@ -990,12 +1013,14 @@ def run_in_process(args, plan: lib.Plan) -> tuple[dict, str, bool]:
         "warm_up": warm,
         "order_checks": checks,
         "target": target,
+        "fulfilment": fulfilment.as_json(routed),
     }
     had_errors = (
         any(m["summary"].errors for m in measurements)
         or any(code != "201" for m in measurements for code in m["statuses_outside_window"])
         or any(code != "201" for code in warm["statuses"])
         or any(c["answered_201"] != c["orders_found"] for c in checks)
+        or fulfilment.had_errors(routed)
     )
     return results, text, had_errors
 
@@ -1022,7 +1047,17 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def _render(
-    args, plan, config, probe, profile, measurements, checks, baseline, baseline_error, target
+    args,
+    plan,
+    config,
+    probe,
+    profile,
+    measurements,
+    checks,
+    baseline,
+    baseline_error,
+    target,
+    routed=None,
 ) -> str:
     def vs(rps: float) -> str:
         if baseline is None or baseline.tps <= 0 or rps <= 0:
@@ -1060,6 +1095,22 @@ def _render(
                 f"{statuses.get('409', 0):,}",
                 f"{others:,}",
                 vs(m["orders_per_second"]),
+            ]
+        )
+    if routed is not None:  # the fulfilment batch of the same run (details further down)
+        summary = routed["summary"]
+        rows.append(
+            [
+                f"fulfilment: route {routed['orders']:,} orders (batch, in process)",
+                f"{routed['routed']:,}",
+                f"{routed['orders_per_second']:,.1f}",
+                _ms(summary.p50_ms),
+                _ms(summary.p95_ms),
+                _ms(summary.p99_ms),
+                _ms(summary.max_ms),
+                "-",
+                f"{sum(routed['errors'].values()):,}",
+                vs(routed["orders_per_second"]),
             ]
         )
     headers = ["scenario", "orders", "orders/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "409"]

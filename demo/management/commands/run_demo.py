@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from commerce.models import Channel
+from demo.services import OPERATIONS_TOKEN
 
 
 class Command(BaseCommand):
@@ -65,8 +66,11 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 "\nUnified Commerce demo is starting (web server, Celery worker and beat; SQLite, no servers needed).\n"
-                f"  Back office:   {base}/admin/        login admin / admin (or catalogue / catalogue)\n"
+                f"  Back office:   {base}/admin/        login admin / admin (or catalogue / catalogue, "
+                "operations / operations)\n"
                 f"  API docs:      {base}/api/docs/\n"
+                f"  Staff API:     {base}/api/v1/staff/fulfilments/  "
+                f"Authorization: Token {OPERATIONS_TOKEN}\n"
                 f"  Storefront:    {base}/api/v1/channels/web-jp/products/?q=tea&sort=price\n"
                 f"  Channels:      {base}/api/v1/channels/\n"
                 f"  Customer:      POST {base}/api/v1/customers/sign-in/  "

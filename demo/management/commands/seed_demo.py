@@ -8,7 +8,8 @@ from demo import services
 class Command(BaseCommand):
     help = (
         "Load realistic demo data (channels, categories, products with prices, stock, "
-        "customers with purchases and loyalty points, shipping, discounts, orders, users). "
+        "customers with purchases and loyalty points, shipping and carriers, discounts, orders "
+        "with their fulfilments and tracking, users). "
         "Re-runnable."
     )
 
@@ -45,9 +46,18 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"Customers: {people.summary()} ({people_seconds:.1f} s)")
         self.stdout.write(f"Orders: {sales.summary()} ({sales_seconds:.1f} s)")
+        if sales.placed:
+            self.stdout.write(
+                f"Fulfilment: {sales.fulfilment_summary()} (staff and carrier steps "
+                f"{sales.fulfilment_seconds:.1f} s of the orders' time)."
+            )
+            for journey in sales.journeys:
+                self.stdout.write(f"  try: {journey}")
         self.stdout.write(
             f"Logins: admin / {logins.admin_password} (superuser), "
             f"{logins.staff_username} / {logins.staff_password} (catalogue staff, API token {logins.staff_token}), "
+            f"{logins.operations_username} / {logins.operations_password} (stores, warehouses, "
+            f"call centre; API token {logins.operations_token}), "
             f"{people.login_email} / {people.login_password} (storefront customer)"
         )
         self.stdout.write(f"Done in {time.monotonic() - started:.1f} s.")
