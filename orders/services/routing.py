@@ -201,13 +201,21 @@ def _planner(route: Route, skus: dict[int, str]) -> inventory.Planner:
     return plan
 
 
-def _stocked_skus(order_lines: list[OrderLine]) -> dict[int, str]:
+BundleParts = dict[int, dict[int, int]]  # bundle variant -> component variant -> units each
+
+
+def _bundle_parts(order_lines: list[OrderLine]) -> BundleParts:
+    parts: BundleParts = defaultdict(dict)
+    for bundle_id, component_id, quantity in BundleComponent.objects.filter(
+        bundle_id__in={line.variant_id for line in order_lines if line.variant_id}
+    ).values_list("bundle_id", "component_id", "quantity"):
+        parts[bundle_id][component_id] = quantity
+    return parts
+
+
+def _stocked_skus(order_lines: list[OrderLine], parts: BundleParts) -> dict[int, str]:
     variant_ids = {line.variant_id for line in order_lines if line.variant_id}
-    component_ids = set(
-        BundleComponent.objects.filter(bundle_id__in=variant_ids).values_list(
-            "component_id", flat=True
-        )
-    )
+    component_ids = {component for each in parts.values() for component in each}
     return dict(
         ProductVariant.objects.filter(pk__in=variant_ids | component_ids).values_list("pk", "sku")
     )
@@ -222,16 +230,15 @@ def _kind_for(order: Order) -> str:
 
 
 def line_units_by_location(
-    order_lines: list[OrderLine], reservations: list[Reservation]
+    order_lines: list[OrderLine],
+    reservations: list[Reservation],
+    per_unit: BundleParts | None = None,
 ) -> dict[int, dict[int, int]]:
     """location -> order line -> units, from the allocation. A bundle line counts the whole
     bundles its components at that location make up."""
     by_sku = {line.sku: line for line in order_lines}
-    per_unit: dict[int, dict[int, int]] = defaultdict(dict)
-    for bundle_id, component_id, quantity in BundleComponent.objects.filter(
-        bundle_id__in={line.variant_id for line in order_lines if line.variant_id}
-    ).values_list("bundle_id", "component_id", "quantity"):
-        per_unit[bundle_id][component_id] = quantity
+    if per_unit is None:
+        per_unit = _bundle_parts(order_lines)
     components: dict[tuple[int, int], dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for reservation in reservations:
         line = by_sku.get(reservation.line_reference)
@@ -280,7 +287,8 @@ def fulfilment_payload(fulfilment: Fulfilment, **extra: Any) -> dict[str, Any]:
         "ship_by": fulfilment.ship_by,
         "estimated_delivery": fulfilment.estimated_delivery,
         "pickup_code": fulfilment.pickup_code,
-        "lines": [
+        "lines": getattr(fulfilment, "line_summary", None)
+        or [
             {"sku": line.order_line.sku, "quantity": line.quantity}
             for line in fulfilment.lines.select_related("order_line")
         ],
@@ -303,18 +311,26 @@ def create_fulfilments(
     *,
     reasons: dict[int, str],
     now: datetime | None = None,
+    order_lines: list[OrderLine] | None = None,
+    parts: BundleParts | None = None,
+    locations: dict[int, StockLocation] | None = None,
 ) -> list[Fulfilment]:
     """One fulfilment per location the allocation landed on, numbered after the order."""
     now = now or timezone.now()
-    order_lines = list(order.lines.all())
-    shares = line_units_by_location(order_lines, reservations)
+    if order_lines is None:
+        order_lines = list(order.lines.all())
+    shares = line_units_by_location(order_lines, reservations, parts)
     if not shares:
         return []
-    locations = StockLocation.objects.in_bulk(shares)
+    locations = dict(locations or {})
+    if not set(shares) <= set(locations):
+        locations.update(StockLocation.objects.in_bulk(shares))
     kind = _kind_for(order)
     destination = destination_of(order)
     method = order.shipping_method
-    existing = Fulfilment.objects.filter(order=order).count()
+    # Numbers go on after earlier fulfilments; an order routed for the first time has none.
+    existing = Fulfilment.objects.filter(order=order).count() if order.routing else 0
+    skus_by_line = {line.pk: line.sku for line in order_lines}
     fulfilments = []
     for index, location_id in enumerate(sorted(shares, key=lambda pk: locations[pk].code), 1):
         location = locations[location_id]
@@ -338,6 +354,11 @@ def create_fulfilments(
             FulfilmentLine(fulfilment=fulfilment, order_line_id=line_id, quantity=units)
             for line_id, units in shares[location_id].items()
         )
+        # For the `fulfilment.created` payload, without reading back what was just written.
+        fulfilment.line_summary = [
+            {"sku": skus_by_line[line_id], "quantity": units}
+            for line_id, units in shares[location_id].items()
+        ]
         fulfilments.append(fulfilment)
     return fulfilments
 
@@ -365,7 +386,8 @@ def order_route(
             requested=sum(line.quantity for line in order_lines),
             available=0,
         )
-    skus = _stocked_skus(order_lines)
+    parts = _bundle_parts(order_lines)
+    skus = _stocked_skus(order_lines, parts)
     reservations = inventory.stock_reserve(
         channel=order.channel,
         kind="order",
@@ -381,7 +403,14 @@ def order_route(
         planner=_planner(route, skus),
         actor=actor,
     )
-    fulfilments = create_fulfilments(order, reservations, reasons=route.chosen)
+    fulfilments = create_fulfilments(
+        order,
+        reservations,
+        reasons=route.chosen,
+        order_lines=order_lines,
+        parts=parts,
+        locations={c.location.pk: c.location for c in route.candidates},
+    )
     by_location = {c.location.pk: c for c in route.candidates}
     order.routing = [
         *order.routing,

@@ -18,7 +18,9 @@ from orders import services
 from orders.models import Cart, Fulfilment, Order, TrackingEvent
 from orders.services.fulfilments import InvalidFulfilmentState
 from orders.services.orders import InvalidOrderTransition
+from tests.factories import variant_price_set
 from tests.fulfilment.conftest import OSAKA_ADDRESS, Omni, receive, web_order
+from tests.inventory.conftest import bundle_of
 from tests.orders.conftest import JP_ADDRESS
 
 pytestmark = pytest.mark.django_db
@@ -260,3 +262,26 @@ def test_phone_order_and_till_sales_go_through_the_web_checkout(omni: Omni, djan
     assert shipped.payment_status == Order.PaymentStatus.PAID
     (parcel,) = shipped.fulfilments.all()
     assert (parcel.kind, parcel.location) == (Fulfilment.Kind.SHIPMENT, omni.warehouse)
+
+
+def test_a_bundle_is_routed_and_shipped_as_its_components(omni: Omni):
+    red, blue = (ProductVariant.objects.get(sku=sku) for sku in ("TEE-RED-M", "TEE-BLUE-M"))
+    pair = bundle_of({red: 1, blue: 2}, product=red.product, sku="TEE-TRIO")
+    variant_price_set(pair, omni.yamato.channel, "7000")
+    order = web_order(omni, [("TEE-TRIO", 2), ("TEE-RED-M", 1)])
+
+    (parcel,) = order.fulfilments.all()
+    assert sorted((line.order_line.sku, line.quantity) for line in parcel.lines.all()) == [
+        ("TEE-RED-M", 1),
+        ("TEE-TRIO", 2),
+    ]
+    created = events("fulfilment.created", number=parcel.number)[0]
+    assert sorted((line["sku"], line["quantity"]) for line in created.payload["lines"]) == [
+        ("TEE-RED-M", 1),
+        ("TEE-TRIO", 2),
+    ]
+    services.fulfilment_ship(parcel)
+    assert on_hand("TEE-RED-M", omni.warehouse) == 50 - 2 - 1
+    assert on_hand("TEE-BLUE-M", omni.warehouse) == 50 - 4
+    order.refresh_from_db()
+    assert order.status == Order.Status.FULFILLED
