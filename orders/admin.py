@@ -89,6 +89,27 @@ def table(headers: list[Any], rows: list[tuple[Any, ...]], empty: Any = None):
     )
 
 
+def run_each(model_admin, request, objects, operation, done_message, failed_message) -> int:
+    """An admin action's loop: run a service on each object; one that fails is reported by its
+    number with the service's message (`failed_message` % number, problem) and the others go
+    on. Returns how many were done."""
+    done = 0
+    for obj in objects:
+        try:
+            operation(obj)
+        except DomainError as error:
+            model_admin.message_user(
+                request,
+                failed_message % {"number": str(obj), "problem": problem(error)},
+                messages.ERROR,
+            )
+        else:
+            done += 1
+    if done:
+        model_admin.message_user(request, done_message % {"count": done}, messages.SUCCESS)
+    return done
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -680,23 +701,7 @@ class OrderAdmin(admin.ModelAdmin):
         return None
 
     def _each(self, request, orders: list[Order], operation, done_message):
-        """Run a service on each order; an order that fails is reported by its number and the
-        others go on."""
-        done = 0
-        for order in orders:
-            try:
-                operation(order)
-            except DomainError as error:
-                self.message_user(
-                    request,
-                    _("Order %(number)s: %(problem)s")
-                    % {"number": order, "problem": problem(error)},
-                    messages.ERROR,
-                )
-            else:
-                done += 1
-        if done:
-            self.message_user(request, done_message % {"count": done}, messages.SUCCESS)
+        run_each(self, request, orders, operation, done_message, _("Order %(number)s: %(problem)s"))
         return self._back(request, orders)
 
     def _with_form(self, request, queryset, form_class, title, operation, done_message, note=""):

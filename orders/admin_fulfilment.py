@@ -29,10 +29,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from catalog.models import BundleComponent
-from commerce.errors import DomainError
 from inventory.models import StockLocation
 from orders import services
-from orders.admin import problem, table, when
+from orders.admin import run_each, table, when
 from orders.models import (
     Carrier,
     Fulfilment,
@@ -485,23 +484,14 @@ class FulfilmentAdmin(admin.ModelAdmin):
         return None
 
     def _each(self, request, fulfilments: list[Fulfilment], operation, done_message):
-        """Run a service on each fulfilment; one that fails is reported by its number with the
-        service's message and the others go on."""
-        done = 0
-        for fulfilment in fulfilments:
-            try:
-                operation(fulfilment)
-            except DomainError as error:
-                self.message_user(
-                    request,
-                    _("Fulfilment %(number)s: %(problem)s")
-                    % {"number": fulfilment.number, "problem": problem(error)},
-                    messages.ERROR,
-                )
-            else:
-                done += 1
-        if done:
-            self.message_user(request, done_message % {"count": done}, messages.SUCCESS)
+        run_each(
+            self,
+            request,
+            fulfilments,
+            operation,
+            done_message,
+            _("Fulfilment %(number)s: %(problem)s"),
+        )
         return self._back(request, fulfilments)
 
     def _selected(self, queryset) -> list[Fulfilment]:

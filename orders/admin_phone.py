@@ -330,18 +330,15 @@ class PhoneOrderForm(forms.Form):
         if cleaned.get("delivery") == PICKUP:
             if not cleaned.get("pickup_store"):
                 self.add_error("pickup_store", _("Choose the store the customer collects from."))
-            if cleaned.get("payment_method") == PaymentMethod.CASH_ON_DELIVERY:
-                self.add_error("payment_method", _("Cash on delivery is for delivered orders."))
         else:
-            if not cleaned.get("shipping_method"):
-                self.add_error("shipping_method", _("Choose a shipping method."))
             saved = cleaned.get("saved_address")
             if saved is not None and saved not in self.saved_addresses:
                 self.add_error("saved_address", _("This address is not the customer's."))
             if saved is None and not cleaned.get("ship_line1"):
                 self.add_error("ship_line1", _("Give the address to deliver to."))
-        if cleaned.get("payment_method") == PaymentMethod.CARD and not cleaned.get("card_token"):
-            self.add_error("card_token", _("A card payment needs the token from the payment form."))
+        # Payment-method rules (a card needs its token, no cash on delivery for a pickup) and
+        # a missing shipping method are the checkout's: `phone_order_place` refuses them before
+        # anything is written, and `add_service_error` puts them on their fields.
         return cleaned
 
     # --- what the services get ----------------------------------------------------------------

@@ -19,7 +19,7 @@ from customers.models import Customer
 from inventory.models import StockLocation
 from orders.models import Cart, Fulfilment, Order, PaymentMethod
 from orders.services.carts import cart_create, cart_line_set, cart_update
-from orders.services.checkout import PaymentInput, checkout_complete
+from orders.services.checkout import PaymentInput, checkout_complete, checkout_ready
 from orders.services.fulfilments import fulfilment_hand_over
 from orders.services.orders import history_add
 from orders.services.payments import payment_settle
@@ -83,8 +83,8 @@ def phone_order_place(
     actor: AbstractBaseUser | None = None,
 ) -> Order:
     """An order taken by phone: card through the gateway (the agent keys it into the payment
-    form, which gives a token), cash on delivery or bank transfer. A refused line or address
-    leaves nothing behind; a declined card leaves the cart open as on the web."""
+    form, which gives a token), cash on delivery or bank transfer. A refused line, address or
+    payment method leaves nothing behind; a declined card leaves the cart open as on the web."""
     channel = _channel_of_kind(channel, Channel.Kind.PHONE)
     with transaction.atomic():
         cart = cart_create(channel=channel, customer=customer, email=email)
@@ -98,6 +98,7 @@ def phone_order_place(
             details["shipping_address"] = shipping_address
             details["shipping_method"] = shipping_method
         cart = cart_update(cart, **details)
+        checkout_ready(cart, payment)
     order = checkout_complete(cart, payment=payment)
     history_add(
         order,
@@ -168,6 +169,7 @@ def pos_sale(
             details["shipping_method"] = shipping_method
         if details:
             cart = cart_update(cart, **details)
+        checkout_ready(cart, payment)
     order = checkout_complete(cart, payment=payment)
     history_add(
         order,

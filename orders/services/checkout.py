@@ -136,6 +136,13 @@ def _check_ready(cart: Cart, quote: CartQuote, payment: PaymentInput) -> None:
         )
 
 
+def checkout_ready(cart: Cart, payment: PaymentInput) -> None:
+    """Raise what completing the cart with this payment would refuse before any money moves
+    (empty, no contact, no delivery choice, a payment method the order cannot use), so a
+    caller that builds the cart in a transaction can refuse with nothing left behind."""
+    _check_ready(cart, cart_quote(cart), payment)
+
+
 def _prepare(cart: Cart, payment: PaymentInput, expected_total: Decimal | None) -> Payment:
     """Step 1. Returns the payment to send (or the open one an earlier attempt left)."""
     with transaction.atomic():

@@ -197,6 +197,20 @@ def test_each_late_fulfilment_is_announced_once(omni: Omni):
 
 def test_phone_order_and_till_sales_go_through_the_web_checkout(omni: Omni, django_user_model):
     agent = django_user_model.objects.create_user("agent", password="x")
+    # What the checkout would refuse is refused before the cart is kept.
+    carts = Cart.objects.count()
+    with pytest.raises(ValidationFailed) as refused:
+        services.phone_order_place(
+            channel="phone-jp",
+            lines=[services.SkuLine("TEE-RED-M", 1)],
+            payment=services.PaymentInput(method="card"),  # no token from the payment form
+            email="kenji@example.jp",
+            shipping_address=OSAKA_ADDRESS,
+            shipping_method="yamato",
+        )
+    assert "payment.token" in refused.value.errors
+    assert Cart.objects.count() == carts
+
     phone_order = services.phone_order_place(
         channel="phone-jp",
         lines=[services.SkuLine("TEE-RED-M", 2)],
