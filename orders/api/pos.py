@@ -8,8 +8,6 @@ sale goes through `orders.services.pos_sale`, the web checkout's services.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -20,17 +18,16 @@ from rest_framework.views import APIView
 from catalog.models import ProductVariant
 from commerce import geo
 from commerce.api.permissions import StaffModelPermissions
-from commerce.api.problems import problem_exception_handler
-from commerce.errors import DomainError, NotFound, ValidationFailed
+from commerce.errors import NotFound, ValidationFailed
 from commerce.models import Channel
 from customers.models import Customer
 from inventory.models import StockLocation
 from inventory.selectors import availability_by_location
 from orders import services
+from orders.api.idempotent import idempotent
 from orders.api.serializers import PosSaleInputSerializer, order_json, validated
 from orders.api.storefront import order_with_lines
 from orders.models import Order
-from orders.services.idempotency import fingerprint, idempotency_begin, idempotency_finish
 
 TAG = ["staff: point of sale"]
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -59,35 +56,6 @@ class TillPermissions(StaffModelPermissions):
         return Order.objects.none()
 
 
-def idempotent(request, view: APIView, run: Callable[[], Response]) -> Response:
-    """Run `run` once per `Idempotency-Key` of this user (see orders.services.idempotency);
-    without the header it simply runs."""
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return run()
-    begun = idempotency_begin(
-        scope=f"pos:user:{request.user.pk}",
-        key=key,
-        fingerprint=fingerprint("POST", request.path, request.data),
-    )
-    if begun.replay:
-        record = begun.record
-        response = Response(record.response_body, status=record.response_status)
-        response["Idempotent-Replayed"] = "true"
-        if record.response_status >= 400:
-            response.content_type = "application/problem+json"
-        return response
-    try:
-        response = run()
-    except DomainError as exc:
-        response = problem_exception_handler(exc, {"view": view, "request": request})
-    except BaseException:
-        idempotency_finish(begun.record, status=500, body=None)
-        raise
-    idempotency_finish(begun.record, status=response.status_code, body=response.data)
-    return response
-
-
 @extend_schema(
     tags=TAG,
     request=PosSaleInputSerializer,
@@ -105,7 +73,9 @@ class PosSaleView(APIView):
 
     def post(self, request):
         d = validated(PosSaleInputSerializer, request.data)
-        return idempotent(request, self, lambda: self._sell(request, d))
+        return idempotent(
+            request, self, lambda: self._sell(request, d), scope=f"pos:user:{request.user.pk}"
+        )
 
     def _sell(self, request, d: dict) -> Response:
         customer = None

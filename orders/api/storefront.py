@@ -19,11 +19,11 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from commerce.api.problems import problem_exception_handler
-from commerce.errors import DomainError, NotFound, ValidationFailed
+from commerce.errors import NotFound, ValidationFailed
 from commerce.selectors import channel_get_active
 from customers.models import Customer
 from orders import services
+from orders.api.idempotent import idempotent
 from orders.api.serializers import (
     CartCreateInputSerializer,
     CartLineInputSerializer,
@@ -40,11 +40,6 @@ from orders.gateways import gateway_get
 from orders.models import Cart, Order, OrderLine
 from orders.services import delivery
 from orders.services.carts import pickup_stores
-from orders.services.idempotency import (
-    fingerprint,
-    idempotency_begin,
-    idempotency_finish,
-)
 from orders.services.quotes import destination_for, shipping_options
 from orders.services.routing import route_preview
 
@@ -241,36 +236,13 @@ class CartCompleteView(StorefrontView):
     def post(self, request, token):
         cart = cart_for(request, token)
         d = validated(CheckoutCompleteInputSerializer, request.data)
-        key = request.headers.get("Idempotency-Key")
-        if key is None:
-            return self._complete(cart, d)
         customer = customer_for(request)
         scope = (
             f"user:{request.user.pk}"
             if customer or request.user.is_authenticated
             else (f"cart:{cart.token}")
         )
-        begun = idempotency_begin(
-            scope=scope,
-            key=key,
-            fingerprint=fingerprint("POST", request.path, request.data),
-        )
-        if begun.replay:
-            record = begun.record
-            response = Response(record.response_body, status=record.response_status)
-            response["Idempotent-Replayed"] = "true"
-            if record.response_status >= 400:
-                response.content_type = "application/problem+json"
-            return response
-        try:
-            response = self._complete(cart, d)
-        except DomainError as exc:
-            response = problem_exception_handler(exc, {"view": self, "request": request})
-        except BaseException:
-            idempotency_finish(begun.record, status=500, body=None)
-            raise
-        idempotency_finish(begun.record, status=response.status_code, body=response.data)
-        return response
+        return idempotent(request, self, lambda: self._complete(cart, d), scope=scope)
 
     def _complete(self, cart: Cart, d: dict) -> Response:
         order = services.checkout_complete(
