@@ -12,7 +12,6 @@ Imported at the end of `orders.admin`, whose helpers it uses.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
@@ -28,9 +27,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
-from catalog.models import BundleComponent
 from inventory.models import StockLocation
-from orders import services
+from orders import selectors, services
 from orders.admin import run_each, table, when
 from orders.models import (
     Carrier,
@@ -45,7 +43,6 @@ F = Fulfilment.State
 # (what the delay detector looks at).
 WAITING = [F.PENDING, F.PICKING, F.PACKED]
 # What a picker still has to take off the shelves.
-TO_PICK = [F.PENDING, F.PICKING]
 
 
 def is_late(fulfilment: Fulfilment, now=None) -> bool:
@@ -670,53 +667,19 @@ class FulfilmentAdmin(admin.ModelAdmin):
 
 
 def pick_list(location: StockLocation) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(rows by SKU, rows by fulfilment) for the open fulfilments at `location`. A bundle is
-    listed as sold, with what one of it is made of (the picker takes the components)."""
-    open_fulfilments = list(
-        Fulfilment.objects.filter(location=location, state__in=TO_PICK)
-        .select_related("order")
-        .prefetch_related(
-            Prefetch(
-                "lines",
-                queryset=FulfilmentLine.objects.select_related("order_line").order_by("id"),
-            )
-        )
-        .order_by("ship_by", "id")
-    )
-    by_sku: dict[str, dict[str, Any]] = {}
-    variant_ids = set()
+    """(rows by SKU, rows by fulfilment) of `selectors.pick_list`, for the printable page."""
+    picking = selectors.pick_list(location)
     now = timezone.now()
-    for fulfilment in open_fulfilments:
-        for line in fulfilment.lines.all():
-            order_line = line.order_line
-            variant_ids.add(order_line.variant_id)
-            row = by_sku.setdefault(
-                order_line.sku,
-                {
-                    "sku": order_line.sku,
-                    "variant_id": order_line.variant_id,
-                    "name": " / ".join(
-                        p for p in (order_line.product_name, order_line.variant_name) if p
-                    ),
-                    "quantity": 0,
-                    "numbers": [],
-                },
-            )
-            row["quantity"] += line.quantity
-            if fulfilment.number not in row["numbers"]:
-                row["numbers"].append(fulfilment.number)
-    parts: dict[int, list[str]] = defaultdict(list)
-    for component in (
-        BundleComponent.objects.filter(bundle_id__in=variant_ids - {None})
-        .select_related("component")
-        .order_by("component__sku")
-    ):
-        parts[component.bundle_id].append(f"{component.quantity} x {component.component.sku}")
-    skus = []
-    for row in sorted(by_sku.values(), key=lambda r: r["sku"]):
-        row["contains"] = ", ".join(parts.get(row.pop("variant_id"), []))
-        row["numbers"] = ", ".join(row["numbers"])
-        skus.append(row)
+    skus = [
+        {
+            "sku": row.sku,
+            "name": " / ".join(p for p in (row.product_name, row.variant_name) if p),
+            "quantity": row.quantity,
+            "numbers": ", ".join(row.fulfilments),
+            "contains": ", ".join(row.contains),
+        }
+        for row in picking.skus
+    ]
     fulfilments = [
         {
             "pk": f.pk,
@@ -728,7 +691,7 @@ def pick_list(location: StockLocation) -> tuple[list[dict[str, Any]], list[dict[
             "late": is_late(f, now),
             "lines": lines_text(f),
         }
-        for f in open_fulfilments
+        for f in picking.fulfilments
     ]
     return skus, fulfilments
 

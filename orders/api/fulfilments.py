@@ -11,12 +11,11 @@ parcel but not ship or re-route one.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 import django_filters
 from django.db import transaction
-from django.db.models import F, Prefetch, Q
+from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
@@ -29,7 +28,7 @@ from rest_framework.views import APIView
 from commerce.api.permissions import StaffChangePermissions
 from commerce.errors import DomainError, NotFound, ValidationFailed
 from inventory.models import StockLocation
-from orders import services
+from orders import selectors, services
 from orders.api.serializers import (
     FulfilmentCollectInputSerializer,
     FulfilmentRerouteInputSerializer,
@@ -38,11 +37,10 @@ from orders.api.serializers import (
     fulfilment_json,
     validated,
 )
-from orders.models import Fulfilment, FulfilmentLine, Order
+from orders.models import Fulfilment, Order
 
 TAG = ["staff: fulfilment"]
 NOT_LEFT = [Fulfilment.State.PENDING, Fulfilment.State.PICKING, Fulfilment.State.PACKED]
-TO_PICK = [Fulfilment.State.PENDING, Fulfilment.State.PICKING]
 MAX_TRACKING_UPDATES = 500
 
 
@@ -55,15 +53,7 @@ class OrderWorkPermissions(StaffChangePermissions):
 
 
 def fulfilment_queryset():
-    return (
-        Fulfilment.objects.select_related("order", "location", "carrier")
-        .prefetch_related(
-            Prefetch(
-                "lines", queryset=FulfilmentLine.objects.select_related("order_line").order_by("id")
-            )
-        )
-        .order_by(F("ship_by").asc(nulls_last=True), "id")
-    )
+    return selectors.fulfilments_with_lines()
 
 
 class FulfilmentFilter(django_filters.FilterSet):
@@ -216,30 +206,23 @@ class StaffPickListView(APIView):
         location = StockLocation.objects.filter(code=code).first()
         if location is None:
             raise NotFound(_("There is no location %(code)s.") % {"code": code})
-        fulfilments = list(fulfilment_queryset().filter(location=location, state__in=TO_PICK))
-        by_sku: dict[str, dict[str, Any]] = {}
-        going_to: dict[str, list[str]] = defaultdict(list)
-        for fulfilment in fulfilments:
-            for line in fulfilment.lines.all():
-                order_line = line.order_line
-                entry = by_sku.setdefault(
-                    order_line.sku,
-                    {
-                        "sku": order_line.sku,
-                        "name": order_line.product_name,
-                        "variant_name": order_line.variant_name,
-                        "quantity": 0,
-                    },
-                )
-                entry["quantity"] += line.quantity
-                if fulfilment.number not in going_to[order_line.sku]:
-                    going_to[order_line.sku].append(fulfilment.number)
+        picking = selectors.pick_list(location)
         return Response(
             {
                 "location": location.code,
                 "location_name": location.name,
-                "skus": [{**by_sku[sku], "fulfilments": going_to[sku]} for sku in sorted(by_sku)],
-                "fulfilments": [fulfilment_json(f) for f in fulfilments],
+                "skus": [
+                    {
+                        "sku": row.sku,
+                        "name": row.product_name,
+                        "variant_name": row.variant_name,
+                        "quantity": row.quantity,
+                        "contains": row.contains,
+                        "fulfilments": row.fulfilments,
+                    }
+                    for row in picking.skus
+                ],
+                "fulfilments": [fulfilment_json(f) for f in picking.fulfilments],
             }
         )
 

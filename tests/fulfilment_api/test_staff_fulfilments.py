@@ -163,6 +163,7 @@ def test_pick_list_sums_units_per_sku_in_a_fixed_number_of_queries(omni):
             "name": "Everyday Tee",
             "variant_name": "Blue / M",
             "quantity": 4,
+            "contains": [],  # not a bundle
             "fulfilments": [second.number, third.number],
         },
         {
@@ -170,6 +171,7 @@ def test_pick_list_sums_units_per_sku_in_a_fixed_number_of_queries(omni):
             "name": "Everyday Tee",
             "variant_name": "Red / M",
             "quantity": 3,
+            "contains": [],
             "fulfilments": [first.number, second.number],
         },
     ]
