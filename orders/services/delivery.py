@@ -33,15 +33,18 @@ def transit_days(method: ShippingMethod | None, destination: pricing.Destination
     if method is None:
         return 0
     if destination is not None and destination.country:
-        rates = ShippingRate.objects.filter(
-            method=method,
-            country=destination.country.upper(),
-            region__in={"", destination.region},
-            transit_days__isnull=False,
-        ).values_list("region", "transit_days")
-        own = sorted(rates, key=lambda row: row[0] == "", reverse=False)
-        if own:
-            return own[0][1]
+        days = dict(
+            ShippingRate.objects.filter(
+                method=method,
+                country=destination.country.upper(),
+                region__in={"", destination.region},
+                transit_days__isnull=False,
+            ).values_list("region", "transit_days")
+        )
+        # The region's own rate wins over the country's, as for prices.
+        for region in (destination.region, ""):
+            if region in days:
+                return days[region]
     return method.transit_days
 
 

@@ -27,10 +27,15 @@ from commerce.errors import Conflict, ValidationFailed
 from commerce.money import currency_exponent
 from inventory import services as inventory
 from orders import pricing
-from orders.models import Fulfilment, Order, OrderLine, Payment, PaymentMethod
-from orders.models.fulfilments import OPEN_STATES
+from orders.models import Order, OrderLine, Payment, PaymentMethod
 from orders.services.carts import _clean_address
-from orders.services.orders import ORDER_UPDATED, history_add, order_lock, order_publish
+from orders.services.orders import (
+    ORDER_UPDATED,
+    fulfilments_cancel_open,
+    history_add,
+    order_lock,
+    order_publish,
+)
 from orders.services.payments import (
     PaymentDeclined,
     payment_authorize,
@@ -156,9 +161,7 @@ def order_edit(
                 line.save(update_fields=["quantity", "discount", "amount", "tax_rate", "tax"])
         OrderLine.objects.bulk_create(new_lines)
         # The lines changed: the allocation and the parcels are made again from scratch.
-        Fulfilment.objects.filter(order=order, state__in=OPEN_STATES).update(
-            state=Fulfilment.State.CANCELLED, cancelled_at=timezone.now()
-        )
+        fulfilments_cancel_open(order)
         inventory.stock_release(reference=order.reference, actor=actor, note=_("order edited"))
         order_route(order, actor=actor)
         order.subtotal = quote.subtotal

@@ -424,14 +424,6 @@ def fulfilment_reroute(
     return fulfilment
 
 
-def fulfilments_cancel_open(order: Order, *, actor: AbstractBaseUser | None = None) -> int:
-    """Close the order's fulfilments that had not left (the order is cancelled or re-routed
-    whole); the caller releases the allocation. In the caller's transaction."""
-    return Fulfilment.objects.filter(
-        order=order, state__in=[F.PENDING, F.PICKING, F.PACKED, F.READY]
-    ).update(state=F.CANCELLED, cancelled_at=timezone.now(), updated_at=timezone.now())
-
-
 @dataclass(frozen=True)
 class TrackingUpdate:
     tracking_number: str

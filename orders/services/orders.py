@@ -352,6 +352,15 @@ def order_flag(
     return order
 
 
+def fulfilments_cancel_open(order: Order) -> int:
+    """Close the order's fulfilments that have not left (it is cancelled, or edited and routed
+    again); the caller releases the allocation, in its transaction."""
+    now = timezone.now()
+    return Fulfilment.objects.filter(order=order, state__in=OPEN_STATES).update(
+        state=Fulfilment.State.CANCELLED, cancelled_at=now, updated_at=now
+    )
+
+
 @transaction.atomic
 def order_cancel(order: Order, *, reason: str = "", actor: AbstractBaseUser | None = None) -> Order:
     """Cancel: the allocation goes back to stock, an open authorization is voided and what was
@@ -365,9 +374,7 @@ def order_cancel(order: Order, *, reason: str = "", actor: AbstractBaseUser | No
             status=order.status,
         )
     _transition(order, S.CANCELLED)
-    Fulfilment.objects.filter(order=order, state__in=OPEN_STATES).update(
-        state=Fulfilment.State.CANCELLED, cancelled_at=timezone.now(), updated_at=timezone.now()
-    )
+    fulfilments_cancel_open(order)
     inventory.stock_release(reference=order.reference, actor=actor, note=reason[:250])
     payment_void_open(order, actor=actor)
     outstanding = order.paid_total - order.refunded_total

@@ -24,7 +24,6 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -476,17 +475,3 @@ def route_preview(
         return []
     used = {location_id for parts in plan.values() for location_id, _units in parts}
     return [loc for loc in locations if loc.pk in used]
-
-
-def unrouted_orders(limit: int | None = None):
-    """Placed orders with lines to fulfil but no fulfilment and no allocation (imported with
-    routing deferred)."""
-    queryset = (
-        Order.objects.filter(
-            status__in=[Order.Status.UNFULFILLED, Order.Status.UNCONFIRMED],
-            fulfilments__isnull=True,
-        )
-        .filter(~Q(number=None))
-        .order_by("id")
-    )
-    return queryset[:limit] if limit else queryset
