@@ -1,11 +1,10 @@
 """The catalogue back office. Saves and actions go through `catalog.services`, so the admin
 publishes the same events and keeps prices and search current exactly as the API does."""
 
-import csv
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.db import DatabaseError
 from django.db.models import Count
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect
@@ -15,7 +14,12 @@ from django.utils.translation import gettext_lazy as _
 
 from catalog import services
 from catalog.errors import InvalidCatalogData
-from catalog.importing import catalog_export_rows, catalog_import, open_text
+from catalog.importing import (
+    catalog_export_numeric,
+    catalog_export_rows,
+    catalog_import,
+    open_text,
+)
 from catalog.models import (
     Attribute,
     AttributeChoice,
@@ -31,6 +35,7 @@ from catalog.models import (
     VariantAttributeValue,
     VariantChannelListing,
 )
+from commerce.csvsafe import csv_writer
 from commerce.models import Channel
 
 
@@ -53,7 +58,8 @@ class _Echo:
 
 
 def csv_response(rows, filename: str) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
+    """The catalogue export as a download; formula-like text is escaped (commerce.csvsafe)."""
+    writer = csv_writer(_Echo(), numeric=catalog_export_numeric)
     response = StreamingHttpResponse(
         (writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8"
     )
@@ -311,7 +317,15 @@ class ProductAdmin(admin.ModelAdmin):
                 )
             except UnicodeDecodeError:
                 form.add_error("encoding", _("The file is not in this encoding."))
+            except DatabaseError as error:  # the import's one transaction rolled back whole
+                form.add_error(
+                    None,
+                    _("The database refused the import, nothing was written: %(error)s")
+                    % {"error": (str(error).strip().splitlines() or [""])[0]},
+                )
             else:
+                if report.undecodable_rows:  # the rows say which; the form says what to try
+                    form.add_error("encoding", _("The file is not in this encoding."))
                 level = (
                     messages.SUCCESS
                     if report.written or (report.ok and report.dry_run)

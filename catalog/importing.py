@@ -3,13 +3,17 @@
 The import reads the file twice, streaming: first it validates every row and reports each bad one
 with its line number; then, only if the file is clean (or bad rows are to be skipped), it writes
 in chunks inside one transaction, so a failure half-way leaves the catalogue as it was. Memory
-grows with the number of SKUs (to catch duplicates), never with whole rows.
+grows with the number of SKUs (to catch duplicates), never with whole rows. Both passes run the
+same checks, so a dry run refuses exactly what the real run would.
+
+An import changes only the columns its file has: a column that is absent leaves that field of
+every product and variant as it is, so a file of `sku,product_slug,product_name` renames products
+and touches nothing else. A new product still needs its name and type, and a new variant its
+product; a row that would create one without them is a row error naming the missing column.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +30,7 @@ from catalog import events as catalog_events
 from catalog.errors import InvalidCatalogData
 from catalog.models import (
     Attribute,
+    AttributeAssignment,
     Category,
     Product,
     ProductAttributeValue,
@@ -43,9 +48,22 @@ from catalog.services import (
     product_refresh_search_document,
 )
 from commerce import events
+from commerce.csvsafe import cell_restore
+from commerce.importing import (
+    INT32_MAX,
+    CsvFile,
+    CsvRow,
+    shown,
+    text_problem,
+    whole_number,
+    wrap_binary,
+)
+from commerce.importing import open_text as _open_text_file
 from commerce.models import Channel, OutboxEvent
 from commerce.money import quantize
 
+# The columns a new product needs (and the export's first columns). Only `sku` must be in every
+# file: it says which variant a row is.
 REQUIRED_COLUMNS = ("sku", "product_slug", "product_name", "product_type")
 OPTIONAL_COLUMNS = (
     "category",
@@ -57,6 +75,7 @@ OPTIONAL_COLUMNS = (
     "product_attributes",
     "variant_attributes",
 )
+KEY_COLUMN = "sku"
 CHANNEL_COLUMN_PREFIXES = ("price:", "compare_at_price:", "published:")
 TRUE_WORDS, FALSE_WORDS = {"1", "true", "yes", "y"}, {"0", "false", "no", "n"}
 # Checked with the row, so that a long value is reported on its line instead of failing the
@@ -68,7 +87,7 @@ _MAX_LENGTHS = {
     "variant_name": ProductVariant._meta.get_field("name").max_length,
     "barcode": ProductVariant._meta.get_field("barcode").max_length,
 }
-_MAX_WEIGHT_GRAMS = 2_147_483_647  # the largest value of the integer column
+_MAX_TEXT_ATTRIBUTE = AttributeAssignment._meta.get_field("text").max_length
 
 
 @dataclass
@@ -96,6 +115,10 @@ class ImportReport:
     written: bool = False
     # Slugs this import created, so a product whose rows span two chunks counts as new once.
     created_slugs: set[str] = field(default_factory=set, repr=False)
+    # Slugs of products the rows read so far would create (the first pass writes nothing).
+    pending_slugs: set[str] = field(default_factory=set, repr=False)
+    # Rows with bytes that are not text in the encoding the file was read with.
+    undecodable_rows: int = 0
 
     @property
     def ok(self) -> bool:
@@ -121,19 +144,26 @@ class ImportReport:
 class _Row:
     line: int
     sku: str
-    product_slug: str
-    product_name: str
-    product_type: ProductType
-    category: Category | None
-    tax_class: TaxClass | None
-    description: str
-    variant_name: str
-    barcode: str
-    weight_grams: int | None
+    # None when the file has no product_slug column: the variant's own product.
+    product_slug: str | None
+    # Only the columns the file has, by model field.
+    product_fields: dict[str, Any]
+    variant_fields: dict[str, Any]
     product_attributes: dict[Attribute, dict[str, Any]]
     variant_attributes: dict[Attribute, dict[str, Any]]
+    # Attribute cells waiting for the product's type, when the file has no product_type column.
+    raw_attributes: dict[str, str]
     prices: dict[Channel, tuple[Decimal, Decimal | None]]
     published: dict[Channel, bool]
+    header: frozenset[str]
+
+    @property
+    def barcode(self) -> str:
+        return self.variant_fields.get("barcode", "")
+
+    @property
+    def product_type(self) -> ProductType | None:
+        return self.product_fields.get("product_type")
 
 
 class _Lookups:
@@ -160,9 +190,7 @@ class _Lookups:
 
 
 def _header_errors(header: list[str], lookups: _Lookups) -> list[str]:
-    messages = [
-        _("Missing column %(column)s.") % {"column": c} for c in REQUIRED_COLUMNS if c not in header
-    ]
+    messages = [] if KEY_COLUMN in header else [_("Missing column sku.")]
     for column in header:
         if column in REQUIRED_COLUMNS or column in OPTIONAL_COLUMNS:
             continue
@@ -183,12 +211,21 @@ def _parse_attributes(
         code = code.strip()
         if not sep:
             messages.append(
-                _("%(column)s: %(pair)s is not code=value.") % {"column": column, "pair": pair}
+                _("%(column)s: %(pair)s is not code=value.")
+                % {"column": column, "pair": shown(pair)}
             )
         elif code not in allowed:
             messages.append(
                 _("%(column)s: %(code)s is not an attribute of this product type.")
-                % {"column": column, "code": code}
+                % {"column": column, "code": shown(code)}
+            )
+        elif (
+            lookups.attributes[code].type == Attribute.Type.TEXT
+            and len(value.strip()) > _MAX_TEXT_ATTRIBUTE
+        ):
+            messages.append(
+                _("%(column)s: %(code)s is longer than %(limit)s characters.")
+                % {"column": column, "code": code, "limit": _MAX_TEXT_ATTRIBUTE}
             )
         else:
             attribute = lookups.attributes[code]
@@ -201,67 +238,81 @@ def _parse_attributes(
     return parsed
 
 
-def _parse_row(
-    record: dict[str, str], line: int, lookups: _Lookups
-) -> tuple[_Row | None, list[str]]:
+def _parse_row(csv_row: CsvRow, lookups: _Lookups) -> tuple[_Row | None, list[str]]:
+    """A row's cells as typed values; only the columns the file has are read."""
+    header = frozenset(csv_row.record)
+
     def value(column: str) -> str:
-        return (record.get(column) or "").strip()
+        # Our exports escape formula-like text with an apostrophe (commerce.csvsafe); a file
+        # exported here and imported back must not gain it.
+        return cell_restore(csv_row.clean(column)).strip()
 
     messages: list[str] = []
     for column in REQUIRED_COLUMNS:
-        if not value(column):
+        # A present key or name column may not be empty; an absent one means "as it is".
+        if column in header and not value(column):
             messages.append(_("%(column)s is empty.") % {"column": column})
+    product_fields: dict[str, Any] = {}
+    if value("product_name"):
+        product_fields["name"] = value("product_name")
     product_type = lookups.product_types.get(value("product_type"))
     if value("product_type") and product_type is None:
-        messages.append(_("Unknown product type %(value)s.") % {"value": value("product_type")})
-    category = lookups.categories.get(value("category")) if value("category") else None
-    if value("category") and category is None:
-        messages.append(_("Unknown category %(value)s.") % {"value": value("category")})
-    tax_class = lookups.tax_classes.get(value("tax_class")) if value("tax_class") else None
-    if value("tax_class") and tax_class is None:
-        messages.append(_("Unknown tax class %(value)s.") % {"value": value("tax_class")})
-    weight = None
-    if value("weight_grams"):
-        grams = value("weight_grams")
-        if grams.isdecimal() and len(grams) <= 10 and int(grams) <= _MAX_WEIGHT_GRAMS:
-            weight = int(grams)
-        else:
+        messages.append(
+            _("Unknown product type %(value)s.") % {"value": shown(value("product_type"))}
+        )
+    if product_type is not None:
+        product_fields["product_type"] = product_type
+    if "category" in header:
+        category = lookups.categories.get(value("category")) if value("category") else None
+        if value("category") and category is None:
+            messages.append(_("Unknown category %(value)s.") % {"value": shown(value("category"))})
+        product_fields["category"] = category
+    if "tax_class" in header:
+        tax_class = lookups.tax_classes.get(value("tax_class")) if value("tax_class") else None
+        if value("tax_class") and tax_class is None:
             messages.append(
-                _("weight_grams must be a whole number of grams, not %(value)s.")
-                % {"value": value("weight_grams")}
+                _("Unknown tax class %(value)s.") % {"value": shown(value("tax_class"))}
             )
-    for column, limit in _MAX_LENGTHS.items():
-        if len(value(column)) > limit:
-            messages.append(
-                _("%(column)s is longer than %(limit)s characters.")
-                % {"column": column, "limit": limit}
-            )
+        product_fields["tax_class"] = tax_class
+    if "description" in header:
+        product_fields["description"] = value("description")
+    variant_fields: dict[str, Any] = {}
+    if "variant_name" in header:
+        variant_fields["name"] = value("variant_name")
+    if "barcode" in header:
+        variant_fields["barcode"] = value("barcode")
+    if "weight_grams" in header:
+        weight = None
+        if value("weight_grams"):
+            weight = whole_number(value("weight_grams"), maximum=INT32_MAX)
+            if weight is None:
+                messages.append(
+                    _("weight_grams must be a whole number of grams, not %(value)s.")
+                    % {"value": shown(value("weight_grams"))}
+                )
+        variant_fields["weight_grams"] = weight
     if value("product_slug"):
         try:
             validate_unicode_slug(value("product_slug"))
         except ValidationError:
             messages.append(
                 _("product_slug %(value)s may only hold letters, digits, - and _.")
-                % {"value": value("product_slug")}
+                % {"value": shown(value("product_slug"))}
             )
     product_attrs: dict = {}
     variant_attrs: dict = {}
+    raw_attributes: dict[str, str] = {}
     if product_type is not None:
-        product_codes, variant_codes = lookups.type_attributes[product_type.slug]
-        product_attrs = _parse_attributes(
-            value("product_attributes"),
-            allowed=product_codes,
-            lookups=lookups,
-            column="product_attributes",
-            messages=messages,
+        product_attrs, variant_attrs = _typed_attributes(
+            {c: value(c) for c in ("product_attributes", "variant_attributes")},
+            product_type,
+            lookups,
+            messages,
         )
-        variant_attrs = _parse_attributes(
-            value("variant_attributes"),
-            allowed=variant_codes,
-            lookups=lookups,
-            column="variant_attributes",
-            messages=messages,
-        )
+    elif "product_type" not in header:
+        raw_attributes = {
+            c: value(c) for c in ("product_attributes", "variant_attributes") if value(c)
+        }
     prices: dict[Channel, tuple[Decimal, Decimal | None]] = {}
     published: dict[Channel, bool] = {}
     for code, channel in lookups.channels.items():
@@ -283,54 +334,70 @@ def _parse_row(
         elif flag:
             messages.append(
                 _("published:%(code)s must be yes or no, not %(value)s.")
-                % {"code": code, "value": flag}
+                % {"code": code, "value": shown(flag)}
             )
     if messages:
         return None, messages
     return _Row(
-        line=line,
+        line=csv_row.line,
         sku=value("sku"),
-        product_slug=value("product_slug"),
-        product_name=value("product_name"),
-        product_type=product_type,
-        category=category,
-        tax_class=tax_class,  # type: ignore[arg-type]
-        description=value("description"),
-        variant_name=value("variant_name"),
-        barcode=value("barcode"),
-        weight_grams=weight,
+        product_slug=value("product_slug") if "product_slug" in header else None,
+        product_fields=product_fields,
+        variant_fields=variant_fields,
         product_attributes=product_attrs,
         variant_attributes=variant_attrs,
+        raw_attributes=raw_attributes,
         prices=prices,
         published=published,
+        header=header,
     ), []
+
+
+def _typed_attributes(
+    cells: dict[str, str], product_type: ProductType, lookups: _Lookups, messages: list[str]
+) -> tuple[dict, dict]:
+    product_codes, variant_codes = lookups.type_attributes[product_type.slug]
+    return (
+        _parse_attributes(
+            cells.get("product_attributes", ""),
+            allowed=product_codes,
+            lookups=lookups,
+            column="product_attributes",
+            messages=messages,
+        ),
+        _parse_attributes(
+            cells.get("variant_attributes", ""),
+            allowed=variant_codes,
+            lookups=lookups,
+            column="variant_attributes",
+            messages=messages,
+        ),
+    )
 
 
 def _parsed_rows(stream: IO[str], lookups: _Lookups, report: ImportReport) -> Iterator[_Row | None]:
     """Yield each row parsed (None for a bad one), recording errors in the report."""
-    reader = csv.DictReader(stream)
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    reader.fieldnames = header
-    problems = _header_errors(header, lookups) if header else [_("The file is empty.")]
+    reader = CsvFile(stream)
+    problems = reader.header_problems or _header_errors(reader.header, lookups)
     if problems:
         report.errors.append(RowError(line=1, sku="", messages=problems))
         return
     seen_skus: set[str] = set()
     seen_barcodes: set[str] = set()
     product_types: dict[str, str] = {}
-    for record in reader:
-        line = reader.line_num
-        if None in record:  # more cells than the header has
-            report.rows += 1
+    for csv_row in reader.rows(max_lengths=_MAX_LENGTHS):
+        report.rows += 1
+        line = csv_row.line
+        sku = csv_row.clean("sku")
+        if csv_row.problems:
+            # The cells may hold anything (NUL, undecodable bytes): name the SKU only if clean.
+            clean = text_problem(sku, column="sku", max_length=_MAX_LENGTHS["sku"]) is None
+            report.undecodable_rows += csv_row.undecodable
             report.bad_rows += 1
-            report.errors.append(
-                RowError(line, (record.get("sku") or "").strip(), [_("More cells than columns.")])
-            )
+            report.errors.append(RowError(line, sku if clean else "", csv_row.problems))
             yield None
             continue
-        report.rows += 1
-        row, messages = _parse_row(record, line, lookups)
-        sku = (record.get("sku") or "").strip()
+        row, messages = _parse_row(csv_row, lookups)
         if sku and sku in seen_skus:
             messages.append(_("Duplicate SKU %(sku)s in the file.") % {"sku": sku})
         if row and row.barcode:
@@ -339,7 +406,7 @@ def _parsed_rows(stream: IO[str], lookups: _Lookups, report: ImportReport) -> It
                     _("Duplicate barcode %(barcode)s in the file.") % {"barcode": row.barcode}
                 )
             seen_barcodes.add(row.barcode)
-        if row:
+        if row and row.product_slug and row.product_type:
             first_type = product_types.setdefault(row.product_slug, row.product_type.slug)
             if first_type != row.product_type.slug:
                 messages.append(
@@ -368,8 +435,11 @@ def _chunks(rows: Iterable[_Row | None], size: int) -> Iterator[list[_Row]]:
         yield chunk
 
 
-def _validate_against_database(chunk: list[_Row], report: ImportReport) -> list[_Row]:
-    """Checks that need the database: a SKU or barcode owned by another product."""
+def _validate_against_database(
+    chunk: list[_Row], report: ImportReport, lookups: _Lookups
+) -> list[_Row]:
+    """Checks that need the database: a SKU or barcode owned by another product, what a new
+    product or variant needs, and attributes whose allowed codes come from a stored product."""
     owners = dict(
         ProductVariant.objects.filter(sku__in=[r.sku for r in chunk]).values_list(
             "sku", "product__slug"
@@ -380,10 +450,21 @@ def _validate_against_database(chunk: list[_Row], report: ImportReport) -> list[
             barcode__in=[r.barcode for r in chunk if r.barcode]
         ).values_list("barcode", "sku")
     )
+    slugs = {r.product_slug or owners.get(r.sku) for r in chunk} - {None}
+    stored_types = dict(
+        Product.objects.filter(slug__in=slugs).values_list("slug", "product_type__slug")
+    )
     good = []
     for row in chunk:
         messages = []
-        if row.sku in owners and owners[row.sku] != row.product_slug:
+        if row.product_slug is None:
+            row.product_slug = owners.get(row.sku)
+            if row.product_slug is None:
+                messages.append(
+                    _("SKU %(sku)s is new: a new variant needs the column product_slug.")
+                    % {"sku": row.sku}
+                )
+        elif row.sku in owners and owners[row.sku] != row.product_slug:
             messages.append(
                 _("SKU %(sku)s belongs to product %(slug)s.")
                 % {"sku": row.sku, "slug": owners[row.sku]}
@@ -393,40 +474,48 @@ def _validate_against_database(chunk: list[_Row], report: ImportReport) -> list[
                 _("Barcode %(barcode)s belongs to SKU %(sku)s.")
                 % {"barcode": row.barcode, "sku": barcode_owners[row.barcode]}
             )
+        slug = row.product_slug
+        is_new = slug is not None and slug not in stored_types and slug not in report.pending_slugs
+        if is_new:
+            for column, name in (("product_name", "name"), ("product_type", "product_type")):
+                if name not in row.product_fields:
+                    messages.append(
+                        _("Product %(slug)s is new: a new product needs the column %(column)s.")
+                        % {"slug": slug, "column": column}
+                    )
+        if row.raw_attributes and slug in stored_types:
+            product_type = lookups.product_types[stored_types[slug]]
+            row.product_attributes, row.variant_attributes = _typed_attributes(
+                row.raw_attributes, product_type, lookups, messages
+            )
         if messages:
             report.bad_rows += 1
             report.errors.append(RowError(row.line, row.sku, messages))
         else:
+            if is_new:
+                report.pending_slugs.add(slug)  # type: ignore[arg-type]
             good.append(row)
     return good
 
 
 def _write_chunk(chunk: list[_Row], report: ImportReport) -> None:
     products = {p.slug: p for p in Product.objects.filter(slug__in={r.product_slug for r in chunk})}
-    new_products, changed_products = {}, {}
+    new_products: dict[str, Product] = {}
+    changed_products: dict[str, Product] = {}
+    # Every row of a file has the same columns, so every product is updated in the same fields.
+    product_fields = list(chunk[0].product_fields)
     for row in chunk:
-        product = products.get(row.product_slug) or new_products.get(row.product_slug)
+        slug: str = row.product_slug  # type: ignore[assignment]  # resolved by the validation
+        product = products.get(slug) or new_products.get(slug)
         if product is None:
-            new_products[row.product_slug] = Product(
-                slug=row.product_slug,
-                name=row.product_name,
-                product_type=row.product_type,
-                category=row.category,
-                tax_class=row.tax_class,
-                description=row.description,
-            )
-        elif not (
-            {row.product_slug}
-            & (new_products.keys() | report.created_slugs | changed_products.keys())
-        ):
-            product.name, product.product_type = row.product_name, row.product_type
-            product.category, product.tax_class = row.category, row.tax_class
-            product.description = row.description
-            changed_products[row.product_slug] = product
+            new_products[slug] = Product(slug=slug, **row.product_fields)
+        elif not ({slug} & (new_products.keys() | report.created_slugs | changed_products.keys())):
+            for name, value in row.product_fields.items():
+                setattr(product, name, value)
+            changed_products[slug] = product
     Product.objects.bulk_create(new_products.values())
-    Product.objects.bulk_update(
-        changed_products.values(), ["name", "product_type", "category", "tax_class", "description"]
-    )
+    if product_fields:
+        Product.objects.bulk_update(changed_products.values(), product_fields)
     report.products_created += len(new_products)
     report.created_slugs.update(new_products)
     report.products_updated += len(changed_products)
@@ -442,13 +531,11 @@ def _write_chunk(chunk: list[_Row], report: ImportReport) -> None:
             variants[row.sku] = variant
         else:
             changed_variants.append(variant)
-        variant.name, variant.barcode, variant.weight_grams = (
-            row.variant_name,
-            row.barcode,
-            row.weight_grams,
-        )
+        for name, value in row.variant_fields.items():
+            setattr(variant, name, value)
     ProductVariant.objects.bulk_create(new_variants)
-    ProductVariant.objects.bulk_update(changed_variants, ["name", "barcode", "weight_grams"])
+    if chunk[0].variant_fields:
+        ProductVariant.objects.bulk_update(changed_variants, list(chunk[0].variant_fields))
     report.variants_created += len(new_variants)
     report.variants_updated += len(changed_variants)
 
@@ -492,23 +579,26 @@ def _write_attributes(
 def _write_listings(
     chunk: list[_Row], products: dict[str, Product], variants: dict[str, ProductVariant]
 ) -> None:
-    prices = {}
+    # Without its compare_at_price column, a price leaves the stored "was" price as it is.
+    prices: dict[bool, dict[tuple[int, int], VariantChannelListing]] = {True: {}, False: {}}
     product_channels: dict[tuple[int, int], bool | None] = {}
     for row in chunk:
         product = products[row.product_slug]
         for channel, (price, compare_at) in row.prices.items():
-            prices[(variants[row.sku].pk, channel.pk)] = VariantChannelListing(
+            with_compare_at = f"compare_at_price:{channel.code}" in row.header
+            prices[with_compare_at][(variants[row.sku].pk, channel.pk)] = VariantChannelListing(
                 variant=variants[row.sku], channel=channel, price=price, compare_at_price=compare_at
             )
             product_channels.setdefault((product.pk, channel.pk), None)
         for channel, flag in row.published.items():
             product_channels[(product.pk, channel.pk)] = flag
-    VariantChannelListing.objects.bulk_create(
-        prices.values(),
-        update_conflicts=True,
-        unique_fields=["variant", "channel"],
-        update_fields=["price", "compare_at_price"],
-    )
+    for with_compare_at, listings in prices.items():
+        VariantChannelListing.objects.bulk_create(
+            listings.values(),
+            update_conflicts=True,
+            unique_fields=["variant", "channel"],
+            update_fields=["price", "compare_at_price"] if with_compare_at else ["price"],
+        )
     # A price alone lists the product unpublished; only a published column changes publication.
     ProductChannelListing.objects.bulk_create(
         [
@@ -540,8 +630,9 @@ def catalog_import(
 ) -> ImportReport:
     """Import a catalogue CSV. `open_stream()` opens the file afresh (it is read twice).
 
-    All or nothing: with any bad row nothing is written, unless `skip_bad_rows`, which writes the
-    good rows and reports the others. `dry_run` validates and writes nothing. Publishes one
+    Only the columns the file has are changed (see the module docstring). All or nothing: with
+    any bad row nothing is written, unless `skip_bad_rows`, which writes the good rows and
+    reports the others. `dry_run` runs every check and writes nothing. Publishes one
     catalog.imported event.
     """
     chunk_size = chunk_size or settings.CATALOG_IMPORT_CHUNK_SIZE
@@ -549,7 +640,7 @@ def catalog_import(
     report = ImportReport(dry_run=dry_run)
     with open_stream() as stream:
         for chunk in _chunks(_parsed_rows(stream, lookups, report), chunk_size):
-            _validate_against_database(chunk, report)
+            _validate_against_database(chunk, report, lookups)
     report.errors.sort(key=lambda e: e.line)
     header_is_bad = bool(report.errors) and report.errors[0].line == 1
     if dry_run or header_is_bad or (report.errors and not skip_bad_rows):
@@ -558,7 +649,7 @@ def catalog_import(
     written = ImportReport(dry_run=False)  # counts from the writing pass; errors from the first
     with transaction.atomic(), open_stream() as stream:
         for chunk in _chunks(_parsed_rows(stream, lookups, written), chunk_size):
-            good = _validate_against_database(chunk, written)
+            good = _validate_against_database(chunk, written, lookups)
             if good:
                 _write_chunk(good, written)
         events.publish(
@@ -585,14 +676,15 @@ def catalog_import(
 
 
 def open_text(path_or_file, encoding: str = "utf-8-sig"):
-    """A re-openable text stream for a path or an uploaded file (which is rewound each time)."""
+    """A re-openable text stream for a path or an uploaded file (which is rewound each time).
+    Undecodable bytes are reported on their row (see `commerce.importing`)."""
     if isinstance(path_or_file, str):
-        return lambda: open(path_or_file, encoding=encoding, newline="")
+        return lambda: _open_text_file(path_or_file, encoding=encoding)
 
     class _Rewound:
         def __enter__(self):
             path_or_file.seek(0)
-            self.wrapper = io.TextIOWrapper(path_or_file, encoding=encoding, newline="")
+            self.wrapper = wrap_binary(path_or_file, encoding=encoding)
             return self.wrapper
 
         def __exit__(self, *exc):
@@ -613,6 +705,12 @@ def catalog_export_header(channels: list[Channel]) -> list[str]:
             f"published:{channel.code}",
         ]
     return header
+
+
+def catalog_export_numeric(column: str) -> bool:
+    """Columns of the export that hold numbers: their cells are written as they are (a negative
+    number is data), while every text cell is escaped against spreadsheet formulas."""
+    return column == "weight_grams" or column.startswith(("price:", "compare_at_price:"))
 
 
 def _attributes_text(assignments) -> str:

@@ -9,7 +9,6 @@ no concurrent reservation or adjustment is lost. Memory holds three integers per
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import IO
 from django.utils.translation import gettext as _
 
 from catalog.models import ProductVariant
+from commerce.importing import INT32_MAX, CsvFile, shown, text_problem, whole_number
 from inventory.models import StockLocation, StockMovement
 from inventory.services import StockLevel, stock_set_levels
 
@@ -45,22 +45,45 @@ class StockImportReport:
         }
 
 
-def _records(stream: IO[str], file_format: str) -> Iterator[tuple[int, dict]]:
+COLUMNS = ("sku", "location", "quantity")
+_MAX_LENGTHS = {
+    "sku": ProductVariant._meta.get_field("sku").max_length,
+    "location": StockLocation._meta.get_field("code").max_length,
+}
+
+
+def _records(stream: IO[str], file_format: str) -> Iterator[tuple[int, dict, list[str]]]:
+    """(line or item number, record, problems): a record with problems is reported as it is,
+    before anything is looked up with its values."""
     if file_format == "json":
         data = json.load(stream)
         items = data.get("levels", data) if isinstance(data, dict) else data
         if not isinstance(items, list):
             raise ValueError(_("A JSON feed is a list of {sku, location, quantity} objects."))
         for index, item in enumerate(items, start=1):
-            yield index, item if isinstance(item, dict) else {}
+            record = item if isinstance(item, dict) else {}
+            problems = [
+                problem
+                for column in COLUMNS
+                if (
+                    problem := text_problem(
+                        record.get(column), column=column, max_length=_MAX_LENGTHS.get(column)
+                    )
+                )
+            ]
+            yield index, record, problems
         return
-    reader = csv.DictReader(stream)
-    missing = [c for c in ("sku", "location", "quantity") if c not in (reader.fieldnames or [])]
+    reader = CsvFile(stream)
+    missing = [c for c in COLUMNS if c not in reader.header]
+    if reader.header_problems:
+        yield 1, {"__header__": " ".join(reader.header_problems)}, []
+        return
     if missing:
-        yield 1, {"__header__": missing}
+        message = _("Missing column(s): %(columns)s.") % {"columns": ", ".join(missing)}
+        yield 1, {"__header__": message}, []
         return
-    for record in reader:
-        yield reader.line_num, record
+    for row in reader.rows(max_lengths=_MAX_LENGTHS):
+        yield row.line, row.record, row.problems
 
 
 def stock_import(
@@ -78,16 +101,20 @@ def stock_import(
     locations = dict(StockLocation.objects.values_list("code", "pk"))
     wanted: dict[tuple[int, int], int] = {}
     lines_of: dict[tuple[int, int], int] = {}
-    pending: list[tuple[int, dict]] = []
+    pending: list[tuple[int, dict, list[str]]] = []
 
-    def resolve(batch: list[tuple[int, dict]]) -> None:
+    def resolve(batch: list[tuple[int, dict, list[str]]]) -> None:
         skus = dict(
             ProductVariant.objects.filter(
-                sku__in={str(r.get("sku") or "").strip() for _, r in batch}
+                sku__in={str(r.get("sku") or "").strip() for _, r, bad in batch if not bad}
             ).values_list("sku", "pk")
         )
-        for line, record in batch:
+        for line, record, bad in batch:
             sku = str(record.get("sku") or "").strip()
+            if bad:
+                # The values may be anything (NUL, undecodable bytes): quote none of them.
+                report.errors.append((line, "; ".join(bad)))
+                continue
             location = str(record.get("location") or "").strip()
             quantity = str(
                 record.get("quantity") if record.get("quantity") is not None else ""
@@ -103,10 +130,11 @@ def stock_import(
                     if location
                     else _("location is empty")
                 )
-            if not quantity.isdecimal():
+            counted = whole_number(record.get("quantity"), maximum=INT32_MAX)
+            if counted is None:
                 problems.append(
-                    _("quantity must be a whole number of 0 or more, not %(value)s")
-                    % {"value": quantity}
+                    _("quantity must be a whole number from 0 to %(max)s, not %(value)s")
+                    % {"max": INT32_MAX, "value": shown(quantity)}
                 )
             key = (skus.get(sku), locations.get(location))
             if not problems and key in wanted:
@@ -118,21 +146,15 @@ def stock_import(
                     (line, f"{sku or '?'} @ {location or '?'}: " + "; ".join(problems))
                 )
                 continue
-            wanted[key] = int(quantity)
+            wanted[key] = counted  # type: ignore[assignment]
             lines_of[key] = line
 
-    for line, record in _records(stream, file_format):
+    for line, record, problems in _records(stream, file_format):
         if "__header__" in record:
-            report.errors.append(
-                (
-                    1,
-                    _("Missing column(s): %(columns)s.")
-                    % {"columns": ", ".join(record["__header__"])},
-                )
-            )
+            report.errors.append((1, record["__header__"]))
             return report
         report.rows += 1
-        pending.append((line, record))
+        pending.append((line, record, problems))
         if len(pending) >= CHUNK:
             resolve(pending)
             pending = []

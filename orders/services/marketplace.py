@@ -19,7 +19,6 @@ allocation); the other orders go on. See docs/marketplace-import.md for the file
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import uuid
@@ -40,8 +39,10 @@ from django.utils.translation import gettext as _
 
 from catalog.models import ProductVariant
 from commerce.errors import DomainError, ValidationFailed
+from commerce.importing import CsvFile, shown, text_problem
 from commerce.models import Channel
 from commerce.money import has_valid_precision
+from customers.models import Address
 from orders import pricing
 from orders.models import Cart, CartLine, Order, Payment, PaymentMethod, ShippingMethod
 from orders.services.carts import ADDRESS_FIELDS, MAX_LINE_QUANTITY, _clean_address, cart_lock
@@ -53,6 +54,12 @@ ZERO = Decimal(0)
 FUTURE_TOLERANCE = timedelta(hours=1)
 MAX_AMOUNT = Decimal(10) ** 10  # what the money columns hold, with room for a total
 EXTERNAL_ID_MAX = Order._meta.get_field("external_id").max_length
+# Where the buyer's names and address end up (the customer's address book): longer is refused.
+_TEXT_MAX_LENGTHS = {
+    name: Address._meta.get_field(name).max_length
+    for name in ADDRESS_FIELDS
+    if name not in ("phone", "country")
+}
 
 # --- What an import is given, and what it reports ------------------------------------------
 
@@ -219,11 +226,12 @@ def _quantity(raw: Any) -> tuple[int | None, str]:
     text = _text(raw)
     if isinstance(raw, bool) or not (isinstance(raw, int) or text.isdecimal()):
         return None, _("Must be a whole number, not %(value)s.") % {"value": text or '""'}
-    quantity = int(text)
-    if not 1 <= quantity <= MAX_LINE_QUANTITY:
+    # Bounded before int(): a file may hold any number of digits.
+    quantity = int(text) if len(text) <= len(str(MAX_LINE_QUANTITY)) else None
+    if quantity is None or not 1 <= quantity <= MAX_LINE_QUANTITY:
         return None, _("Must be between 1 and %(max)s, not %(value)s.") % {
             "max": MAX_LINE_QUANTITY,
-            "value": quantity,
+            "value": shown(text),
         }
     return quantity, ""
 
@@ -273,6 +281,44 @@ def _address(order: MarketplaceOrder, phone: str, problems: _Problems) -> dict[s
         return {}
 
 
+def _text_problems(order: MarketplaceOrder, problems: _Problems) -> bool:
+    """Report every value of the order that is not storable text; True if there was one."""
+    found = False
+
+    def check(value: Any, column: str, where: str | None = None) -> None:
+        nonlocal found
+        problem = text_problem(value, column=column, max_length=_TEXT_MAX_LENGTHS.get(column))
+        if problem:
+            found = True
+            problems.by_where.setdefault(order.where if where is None else where, []).append(
+                problem
+            )
+
+    for column in (
+        "placed_at",
+        "email",
+        "phone",
+        "first_name",
+        "last_name",
+        "shipping_total",
+        "currency",
+        "shipping_method",
+    ):
+        value = getattr(order, column)
+        if not isinstance(value, datetime | Decimal):
+            check(value, column)
+    if isinstance(order.shipping_address, dict):
+        for name, value in order.shipping_address.items():
+            check(name, "shipping_address")
+            check(value, name)
+    for line in order.lines:
+        for column in ("sku", "quantity", "unit_price"):
+            value = getattr(line, column)
+            if not isinstance(value, Decimal):
+                check(value, column, line.where or order.where)
+    return found
+
+
 def _check(
     channel: Channel,
     order: MarketplaceOrder,
@@ -283,6 +329,9 @@ def _check(
 ) -> tuple[_Checked | None, _Problems]:
     """Every rule that needs no write, with all of an order's problems at once."""
     problems = _Problems(order, external_id)
+    if _text_problems(order, problems):
+        # Values the database would refuse (NUL, undecodable bytes) are looked up with nothing.
+        return None, problems
     currency = channel.currency
     if len(external_id) > EXTERNAL_ID_MAX:
         problems.add(
@@ -579,6 +628,10 @@ def marketplace_orders_import(
                 ],
             )
             continue
+        id_problem = text_problem(external_id, column="marketplace_order_id")
+        if id_problem:
+            report.fail("", [OrderProblem(order.where, "", [id_problem])])
+            continue
         if external_id in seen:
             report.fail(
                 external_id,
@@ -692,11 +745,10 @@ def _lines_label(numbers: list[int]) -> str:
 
 
 def _read_csv(stream: IO[str]) -> tuple[list[MarketplaceOrder], list[OrderProblem]]:
-    reader = csv.DictReader(stream)
-    header = [(h or "").strip() for h in (reader.fieldnames or [])]
-    reader.fieldnames = header
-    if not header:
-        return [], [OrderProblem(_("line 1"), "", [_("The file is empty.")])]
+    reader = CsvFile(stream)
+    header = reader.header
+    if reader.header_problems:
+        return [], [OrderProblem(_("line 1"), "", reader.header_problems)]
     messages = [
         _("Missing column %(column)s.") % {"column": c} for c in REQUIRED_COLUMNS if c not in header
     ] + [
@@ -708,16 +760,17 @@ def _read_csv(stream: IO[str]) -> tuple[list[MarketplaceOrder], list[OrderProble
         return [], [OrderProblem(_("line 1"), "", messages)]
     groups: dict[str, list[tuple[int, dict[str, str]]]] = {}
     problems: list[OrderProblem] = []
-    for record in reader:
-        line = reader.line_num
-        external_id = _text(record.get("marketplace_order_id"))
-        if None in record:  # more cells than the header has
+    for row in reader.rows():
+        line, record = row.line, row.record
+        external_id = row.clean("marketplace_order_id")
+        if row.problems:
+            # A short row would lose its last cells, a long one has cells of no column: the
+            # row is not an order line. Its id is named only if it is clean text.
+            clean = text_problem(external_id, column="") is None
             problems.append(
-                OrderProblem(_lines_label([line]), external_id, [_("More cells than columns.")])
+                OrderProblem(_lines_label([line]), external_id if clean else "", row.problems)
             )
             continue
-        if not any(_text(v) for v in record.values()):
-            continue  # a blank line, as spreadsheets leave at the end
         if not external_id:
             problems.append(
                 OrderProblem(
@@ -794,6 +847,11 @@ def _read_json(stream: IO[str]) -> tuple[list[MarketplaceOrder], list[OrderProbl
                 [_("Not valid JSON: %(error)s") % {"error": error.msg}],
             )
         ]
+    except ValueError:
+        # int() refuses a number of thousands of digits (no amount or quantity has them).
+        return [], [OrderProblem(_("file"), "", [_("Not valid JSON: a number is too long.")])]
+    except RecursionError:
+        return [], [OrderProblem(_("file"), "", [_("Not valid JSON: nested too deeply.")])]
     items = data.get("orders") if isinstance(data, dict) else data
     if not isinstance(items, list):
         return [], [

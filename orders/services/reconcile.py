@@ -7,7 +7,6 @@ Settlement file: CSV with a header `reference,kind,amount,currency` (kind `captu
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -19,6 +18,7 @@ from django.db.models import Sum
 from django.utils.translation import gettext as _
 
 from commerce.errors import ValidationFailed
+from commerce.importing import CsvFile
 from orders.models import Order, Transaction
 from orders.services.checkout import payment_resolve, payments_unfinished
 from orders.services.payments import _open_authorized, payment_status_for, payments_refresh
@@ -102,23 +102,33 @@ def payments_without_order(*, fix: bool = False) -> list[Finding]:
 def settlement_compare(file: IO[str]) -> list[Finding]:
     """Rows of a gateway settlement file that our books lack or disagree with, and our
     gateway transactions the file should list but does not."""
-    reader = csv.DictReader(file)
-    missing_columns = {"reference", "kind", "amount", "currency"} - set(reader.fieldnames or [])
+    reader = CsvFile(file)
+    if reader.header_problems:
+        raise ValidationFailed({"file": reader.header_problems})
+    missing_columns = {"reference", "kind", "amount", "currency"} - set(reader.header)
     if missing_columns:
         raise ValidationFailed(
             {"file": [_("Missing columns: %(c)s") % {"c": ", ".join(sorted(missing_columns))}]}
         )
     findings, seen = [], set()
-    for number, row in enumerate(reader, start=2):
-        reference = (row["reference"] or "").strip()
+    for row in reader.rows():
+        number = row.line
+        if row.problems:
+            # Short, long or unreadable: compared with nothing, so no value is guessed.
+            findings.append(Finding("settlement_row", f"row {number}", " ".join(row.problems)))
+            continue
+        reference, kind = row.clean("reference"), row.clean("kind")
+        currency = row.clean("currency")
         try:
-            amount = Decimal(row["amount"])
-        except (InvalidOperation, TypeError):
+            amount = Decimal(row.clean("amount"))
+        except InvalidOperation:
+            amount = None
+        if amount is None or not amount.is_finite():
             findings.append(Finding("settlement_row", f"row {number}", _("amount is not a number")))
             continue
         seen.add(reference)
         ours = Transaction.objects.filter(
-            gateway_reference=reference, kind=row["kind"], status=Transaction.Status.SUCCESS
+            gateway_reference=reference, kind=kind, status=Transaction.Status.SUCCESS
         ).first()
         if ours is None:
             findings.append(
@@ -128,7 +138,7 @@ def settlement_compare(file: IO[str]) -> list[Finding]:
                     _("row %(n)s: not in our books") % {"n": number},
                 )
             )
-        elif ours.amount != amount or ours.payment.currency != row["currency"]:
+        elif ours.amount != amount or ours.payment.currency != currency:
             findings.append(
                 Finding(
                     "settlement_amount",
@@ -137,7 +147,7 @@ def settlement_compare(file: IO[str]) -> list[Finding]:
                     % {
                         "n": number,
                         "theirs": amount,
-                        "tc": row["currency"],
+                        "tc": currency,
                         "ours": ours.amount,
                         "oc": ours.payment.currency,
                     },

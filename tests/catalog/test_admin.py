@@ -432,3 +432,24 @@ def test_admin_variant_price_save_goes_through_the_service(superuser_client, cat
     event = OutboxEvent.objects.filter(type="variant.price_changed").first()
     assert event.payload["sku"] == "TEE-GREEN-L"
     assert event.payload["price"] == "1980"
+
+
+def test_admin_import_reports_a_database_refusal_on_the_form(superuser_client, catalogue):
+    text = f"{IMPORT_HEADER}\nREFUSED-1,genmaicha,Genmaicha,food,tea,980,yes\n"
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(
+            "ALTER TABLE catalog_productvariant "
+            "ADD CONSTRAINT test_refuse_sku CHECK (sku NOT LIKE 'REFUSED-%')"
+        )
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+    response = superuser_client.post(
+        f"{PRODUCTS}import/", {"file": upload("tea.csv", text), "encoding": "utf-8-sig"}
+    )
+
+    assert response.status_code == 200
+    (message,) = response.context["form"].non_field_errors()
+    assert message.startswith("The database refused the import, nothing was written: ")
+    assert "test_refuse_sku" in message
+    assert not Product.objects.filter(slug="genmaicha").exists()

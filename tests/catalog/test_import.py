@@ -420,10 +420,9 @@ def test_catalog_import_dry_run_reports_bad_rows(tmp_path, catalogue):
 @pytest.mark.parametrize(
     ("header", "messages"),
     [
-        (
-            [c for c in HEADER if c not in ("product_type", "sku")],
-            ["Missing column sku.", "Missing column product_type."],
-        ),
+        # sku says which variant a row is; every other column may be left out (see below)
+        ([c for c in HEADER if c != "sku"], ["Missing column sku."]),
+        ([*HEADER, "barcode"], ["Column barcode appears twice."]),
         ([*HEADER, "price:web-xx"], ["Column price:web-xx names no channel."]),
         ([*HEADER, "published:app-jp"], ["Column published:app-jp names no channel."]),
         ([*HEADER, "colour"], ["Unknown column colour."]),
@@ -507,7 +506,7 @@ def test_catalog_import_reports_a_row_with_more_cells_than_columns(tmp_path, cat
 
     report = import_file(str(path))
 
-    assert errors_of(report) == [(3, "A-2", ["More cells than columns."])]
+    assert errors_of(report) == [(3, "A-2", ["The row has 5 cells; the header has 4 columns."])]
 
 
 def test_catalog_import_reports_the_number_of_a_number_attribute_out_of_range(tmp_path, catalogue):
@@ -693,9 +692,14 @@ def test_import_catalog_command_fails_on_the_wrong_encoding(tmp_path, catalogue)
         ("sku,product_slug,product_name,product_type\nA-1,a,抹茶,food\n").encode("cp932")
     )
 
-    with pytest.raises(CommandError, match="is not utf-8-sig text"):
-        call_command("import_catalog", str(path))
+    err = io.StringIO()
 
+    with pytest.raises(CommandError, match=r"^1 bad row\(s\); nothing was imported\.$"):
+        call_command("import_catalog", str(path), stdout=io.StringIO(), stderr=err)
+
+    assert err.getvalue() == (
+        "line 2 (A-1): product_name is not valid utf-8-sig text; is the file in another encoding?\n"
+    )
     assert not Product.objects.filter(slug="a").exists()
 
 
@@ -760,3 +764,313 @@ def test_export_then_import_into_the_same_catalogue_changes_nothing(tmp_path, ca
     assert (report.products_created, report.variants_created) == (0, 0)
     assert (report.products_updated, report.variants_updated) == (4, 5)
     assert snapshot() == data_before
+
+
+# --- Only the columns the file has ------------------------------------------------------------
+
+
+def rows_of(model, **filters) -> dict:
+    """Every stored column of the rows of `model`, keyed by id."""
+    names = [f.attname for f in model._meta.concrete_fields]
+    return {row["id"]: row for row in model.objects.filter(**filters).values(*names)}
+
+
+def whole_catalogue() -> dict:
+    return {
+        model.__name__: rows_of(model)
+        for model in (
+            Product,
+            ProductVariant,
+            ProductAttributeValue,
+            VariantAttributeValue,
+            VariantChannelListing,
+            ProductChannelListing,
+        )
+    }
+
+
+@pytest.fixture
+def rich_tee(catalogue, web_jp):
+    """The Everyday Tee with every field the CSV format carries filled in."""
+    Product.objects.filter(pk=catalogue.tee.pk).update(description="Heavy cotton, boxy fit.")
+    ProductVariant.objects.filter(pk=catalogue.tee_red.pk).update(
+        barcode="4900000000998", weight_grams=180
+    )
+    ProductVariant.objects.filter(pk=catalogue.tee_blue.pk).update(
+        barcode="4900000000999", weight_grams=185
+    )
+    variant_price_set(catalogue.tee_red, web_jp, "2980", "3980")
+    return catalogue
+
+
+def test_catalog_import_of_some_columns_renames_and_changes_no_other_field(tmp_path, rich_tee):
+    # Given a file that only renames the tee (the issue's example)
+    header = ["sku", "product_slug", "product_name", "product_type"]
+    rows = [
+        {"sku": "TEE-RED-M", "product_slug": "everyday-tee", "product_name": "Everyday Tee II"},
+        {"sku": "TEE-BLUE-M", "product_slug": "everyday-tee", "product_name": "Everyday Tee II"},
+    ]
+    for row in rows:
+        row["product_type"] = "apparel"
+    path = write_csv(tmp_path / "rename.csv", rows, header=header)
+    before = whole_catalogue()
+
+    # When it is imported
+    report = import_file(path)
+
+    # Then the name (and what is derived from it) is all that changed, in every table
+    assert report.errors == []
+    assert (report.products_updated, report.variants_updated) == (1, 2)
+    after = whole_catalogue()
+    tee_id = rich_tee.tee.pk
+    changed_tee = after["Product"][tee_id]
+    assert changed_tee["name"] == "Everyday Tee II"
+    assert changed_tee["search_document"].startswith("Everyday Tee II ")
+    expected = {**before, "Product": {**before["Product"]}}
+    expected["Product"][tee_id] = {
+        **before["Product"][tee_id],
+        "name": "Everyday Tee II",
+        "search_document": changed_tee["search_document"],
+        "updated_at": changed_tee["updated_at"],
+    }
+    assert after == expected
+    tee = Product.objects.get(pk=tee_id)
+    assert (tee.category, tee.tax_class, tee.description) == (
+        rich_tee.t_shirts,
+        rich_tee.standard,
+        "Heavy cotton, boxy fit.",
+    )
+    red = ProductVariant.objects.get(sku="TEE-RED-M")
+    assert (red.name, red.barcode, red.weight_grams) == ("Red / M", "4900000000998", 180)
+
+
+def test_catalog_import_by_sku_alone_updates_only_the_given_variant_columns(tmp_path, rich_tee):
+    path = write_csv(
+        tmp_path / "barcodes.csv",
+        [{"sku": "TEE-RED-M", "barcode": "4900000000111", "price:web-jp": "2780"}],
+        header=["sku", "barcode", "price:web-jp"],
+    )
+    before = whole_catalogue()
+
+    report = import_file(path)
+
+    assert report.errors == []
+    assert (report.products_created, report.products_updated) == (0, 1)
+    after = whole_catalogue()
+    red = ProductVariant.objects.get(sku="TEE-RED-M")
+    red_listing = VariantChannelListing.objects.get(variant=red, channel__code="web-jp")
+    tee_listing = ProductChannelListing.objects.get(product=red.product, channel__code="web-jp")
+    expected = {name: dict(table) for name, table in before.items()}
+    expected["ProductVariant"][red.pk] = {
+        **before["ProductVariant"][red.pk],
+        "barcode": "4900000000111",
+    }
+    # no compare_at_price column: the "was" price stays
+    expected["VariantChannelListing"][red_listing.pk] = {
+        **before["VariantChannelListing"][red_listing.pk],
+        "price": Decimal("2780.000"),
+    }
+    expected["ProductChannelListing"][tee_listing.pk] = {
+        **before["ProductChannelListing"][tee_listing.pk],
+        "price_from": Decimal("2780.000"),
+    }
+    expected["Product"][red.product_id] = {
+        **before["Product"][red.product_id],
+        "search_document": after["Product"][red.product_id]["search_document"],
+        "updated_at": after["Product"][red.product_id]["updated_at"],
+    }
+    assert after == expected
+    assert red_listing.compare_at_price == Decimal("3980")
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "message"),
+    [
+        (
+            ["sku", "product_slug", "product_type"],
+            {"sku": "NEW-1", "product_slug": "brand-new", "product_type": "food"},
+            "Product brand-new is new: a new product needs the column product_name.",
+        ),
+        (
+            ["sku", "product_slug", "product_name"],
+            {"sku": "NEW-1", "product_slug": "brand-new", "product_name": "Brand new"},
+            "Product brand-new is new: a new product needs the column product_type.",
+        ),
+        (
+            ["sku", "product_name"],
+            {"sku": "NEW-1", "product_name": "Brand new"},
+            "SKU NEW-1 is new: a new variant needs the column product_slug.",
+        ),
+    ],
+)
+def test_catalog_import_refuses_to_create_without_the_columns_a_new_one_needs(
+    tmp_path, catalogue, header, row, message
+):
+    path = write_csv(tmp_path / "new.csv", [row], header=header)
+    before = counts()
+
+    report = import_file(path)
+
+    assert errors_of(report) == [(2, "NEW-1", [message])]
+    assert counts() == before
+
+
+def test_catalog_import_without_product_type_checks_attributes_against_the_stored_type(
+    tmp_path, catalogue
+):
+    path = write_csv(
+        tmp_path / "attributes.csv",
+        [
+            {"sku": "TEE-RED-M", "variant_attributes": "color=blue"},
+            {"sku": "TEA-MATCHA-100", "variant_attributes": "color=blue"},
+        ],
+        header=["sku", "variant_attributes"],
+    )
+
+    report = import_file(path)
+
+    assert errors_of(report) == [
+        (
+            3,
+            "TEA-MATCHA-100",
+            ["variant_attributes: color is not an attribute of this product type."],
+        )
+    ]
+    report = import_file(path, skip_bad_rows=True)
+    assert [
+        a.value for a in ProductVariant.objects.get(sku="TEE-RED-M").attribute_values.all()
+    ] == ["blue"]
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        (
+            "sku,product_slug,product_name,product_type,category\n"
+            "TEE-RED-M,everyday-tee,Everyday Tee II,apparel\n",
+            (2, "TEE-RED-M", ["The row has 4 cells; the header has 5 columns."]),
+        ),
+        (
+            "sku,product_slug,product_name,product_type\n"
+            "TEE-RED-M,everyday-tee,Everyday Tee II,apparel,t-shirts\n",
+            (2, "TEE-RED-M", ["The row has 5 cells; the header has 4 columns."]),
+        ),
+    ],
+    ids=["short", "long"],
+)
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "real"])
+def test_catalog_import_a_short_or_long_row_is_a_row_error(
+    tmp_path, rich_tee, text, error, dry_run
+):
+    path = tmp_path / "rows.csv"
+    path.write_text(text, encoding="utf-8")
+    before = whole_catalogue()
+
+    report = import_file(str(path), dry_run=dry_run)
+
+    assert errors_of(report) == [error]
+    assert (report.rows, report.bad_rows, report.written) == (1, 1, False)
+    assert whole_catalogue() == before
+
+
+HEAD = b"sku,product_slug,product_name,product_type,description,weight_grams\n"
+BAD_CELLS = [
+    pytest.param(
+        b"TEE-RED-M,everyday-tee,Tee\x00,apparel,,\n",
+        "line 2 (TEE-RED-M): product_name contains a NUL character.",
+        id="nul",
+    ),
+    pytest.param(
+        b"TEE-RED-M,everyday-tee,Tee,apparel,,99999999999999999999\n",
+        "line 2 (TEE-RED-M): weight_grams must be a whole number of grams, "
+        "not 99999999999999999999.",
+        id="huge-int",
+    ),
+    pytest.param(
+        b'TEE-RED-M,everyday-tee,Tee,apparel,"' + b"x" * 1_000_000 + b'",\n',
+        # the csv module gives up on the row before its SKU can be read
+        "line 2: A cell is longer than 131072 characters, the most a file may hold.",
+        id="1mb-cell",
+    ),
+    pytest.param(
+        "TEE-RED-M,everyday-tee,抹茶,apparel,,\n".encode("cp932"),
+        "line 2 (TEE-RED-M): product_name is not valid utf-8-sig text; "
+        "is the file in another encoding?",
+        id="bad-encoding",
+    ),
+    pytest.param(
+        b"TEE-RED-M,everyday-tee,Tee,apparel,Bell\x07,\n",
+        "line 2 (TEE-RED-M): description contains the control character U+0007.",
+        id="control-character",
+    ),
+    pytest.param(
+        b"TEE-RED-M,everyday-tee," + b"N" * 251 + b",apparel,,\n",
+        "line 2 (TEE-RED-M): product_name is longer than 250 characters.",
+        id="too-long",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "message"), BAD_CELLS)
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "real"])
+def test_import_catalog_command_reports_a_cell_the_database_would_refuse(
+    tmp_path, rich_tee, body, message, dry_run
+):
+    # Given a good row after the bad one, so that a real run would have something to write
+    path = tmp_path / "bad.csv"
+    path.write_bytes(HEAD + body + b"TEE-BLUE-M,everyday-tee,Tee,apparel,,\n")
+    out, err = io.StringIO(), io.StringIO()
+    before = whole_catalogue()
+    events_before = OutboxEvent.objects.count()
+
+    with pytest.raises(CommandError, match=r"^1 bad row\(s\); nothing was imported\.$"):
+        call_command(
+            "import_catalog", str(path), *(["--dry-run"] if dry_run else []), stdout=out, stderr=err
+        )
+
+    assert err.getvalue().splitlines() == [message]
+    assert out.getvalue().startswith("2 rows read, 1 bad.")
+    assert whole_catalogue() == before
+    assert OutboxEvent.objects.count() == events_before
+
+
+def test_catalog_import_skip_bad_rows_goes_on_after_an_unreadable_row(tmp_path, rich_tee):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(HEAD + BAD_CELLS[2].values[0] + b"TEE-BLUE-M,everyday-tee,Tee 2,apparel,,\n")
+
+    report = import_file(str(path), skip_bad_rows=True)
+
+    assert errors_of(report) == [
+        (2, "", ["A cell is longer than 131072 characters, the most a file may hold."])
+    ]
+    assert report.written is True
+    assert Product.objects.get(slug="everyday-tee").name == "Tee 2"
+
+
+def test_import_catalog_command_fails_on_an_unknown_encoding(tmp_path, catalogue):
+    path = write_csv(tmp_path / "good.csv", GOOD_ROWS)
+
+    with pytest.raises(CommandError, match=r"^Unknown encoding latin-99\.$"):
+        call_command("import_catalog", path, "--encoding", "latin-99")
+
+
+def test_import_catalog_command_reports_a_database_refusal_without_a_traceback(tmp_path, catalogue):
+    rows = [linen(f"LIN-{n}", product_slug=f"linen-{n}") for n in range(1, 4)]
+    rows[1]["sku"] = "REFUSED-2"
+    path = write_csv(tmp_path / "good.csv", rows)
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(
+            "ALTER TABLE catalog_productvariant "
+            "ADD CONSTRAINT test_refuse_sku CHECK (sku NOT LIKE 'REFUSED-%')"
+        )
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    before = counts()
+
+    with pytest.raises(
+        CommandError,
+        match=r'^The database refused the import, nothing was written: .*"test_refuse_sku"',
+    ):
+        call_command("import_catalog", path, stdout=io.StringIO())
+
+    assert counts() == before

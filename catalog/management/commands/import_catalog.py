@@ -1,4 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
+from django.utils.translation import gettext as _
 
 from catalog.importing import catalog_import, open_text
 
@@ -31,9 +33,20 @@ class Command(BaseCommand):
             )
         except FileNotFoundError:
             raise CommandError(f"No such file: {file}") from None
+        except LookupError:
+            raise CommandError(
+                _("Unknown encoding %(encoding)s.") % {"encoding": encoding}
+            ) from None
         except UnicodeDecodeError as error:
             raise CommandError(
                 f"{file} is not {encoding} text ({error}); try --encoding."
+            ) from None
+        except DatabaseError as error:
+            # A rule the checks do not know (say a constraint another application added): the
+            # import's one transaction rolled back whole.
+            raise CommandError(
+                _("The database refused the import, nothing was written: %(error)s")
+                % {"error": (str(error).strip().splitlines() or [""])[0]}
             ) from None
         for error in report.errors:
             self.stderr.write(str(error))

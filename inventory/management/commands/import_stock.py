@@ -1,5 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
+from django.utils.translation import gettext as _
 
+from commerce.importing import open_text
 from inventory.importing import stock_import
 from inventory.models import StockMovement
 
@@ -23,7 +26,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, file, dry_run, skip_bad_rows, format, **options):
         try:
-            with open(file, encoding="utf-8-sig", newline="") as stream:
+            with open_text(file) as stream:
                 report = stock_import(
                     stream=stream,
                     file_format=format,
@@ -34,8 +37,13 @@ class Command(BaseCommand):
                 )
         except FileNotFoundError:
             raise CommandError(f"No such file: {file}") from None
-        except (ValueError, UnicodeDecodeError) as error:
+        except (ValueError, RecursionError, UnicodeDecodeError) as error:
             raise CommandError(f"{file} cannot be read: {error}") from None
+        except DatabaseError as error:  # one call of stock_set_levels: rolled back whole
+            raise CommandError(
+                _("The database refused the import, nothing was written: %(error)s")
+                % {"error": (str(error).strip().splitlines() or [""])[0]}
+            ) from None
         for line, message in report.errors:
             self.stderr.write(f"line {line}: {message}")
         self.stdout.write(report.summary())

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from commerce.errors import DomainError, ValidationFailed
+from commerce.importing import open_text
 from orders.services.marketplace import marketplace_file_import
 
 
@@ -37,12 +38,16 @@ class Command(BaseCommand):
                 _("Cannot tell the format of %(file)s; give --format csv or json.") % {"file": file}
             )
         try:
-            with open(file, encoding=encoding, newline="") as stream:
+            with open_text(file, encoding=encoding) as stream:
                 report = marketplace_file_import(
                     channel, stream, file_format=file_format, dry_run=dry_run
                 )
         except FileNotFoundError:
             raise CommandError(_("No such file: %(file)s") % {"file": file}) from None
+        except LookupError:
+            raise CommandError(
+                _("Unknown encoding %(encoding)s.") % {"encoding": encoding}
+            ) from None
         except UnicodeDecodeError as error:
             raise CommandError(
                 _("%(file)s is not %(encoding)s text (%(error)s); try --encoding.")

@@ -7,23 +7,33 @@ as a duplicate, never stored twice, and a parcel is delivered once.
 """
 
 import contextlib
-import csv
 import json
 import os
 import zoneinfo
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from commerce.errors import DomainError, ValidationFailed
+from commerce.importing import CsvFile, open_text, shown, text_problem
+from orders.models import Carrier, Fulfilment, TrackingEvent
 from orders.services import TrackingUpdate, tracking_record
 
 COLUMNS = ("tracking_number", "carrier", "status", "occurred_at", "description", "place")
 REQUIRED = ("tracking_number", "status", "occurred_at")
+# What the columns hold: a longer value is a row error, not cut short or refused by the database.
+MAX_LENGTHS = {
+    "tracking_number": Fulfilment._meta.get_field("tracking_number").max_length,
+    "carrier": Carrier._meta.get_field("code").max_length,
+    "status": TrackingEvent._meta.get_field("status").max_length,
+    "occurred_at": None,
+    "description": TrackingEvent._meta.get_field("description").max_length,
+    "place": TrackingEvent._meta.get_field("place").max_length,
+}
 
 
 class _DryRun(Exception):
@@ -67,11 +77,15 @@ class Command(BaseCommand):
             raise CommandError(_("Unknown time zone %(zone)s.") % {"zone": time_zone}) from None
         source = (source or f"file:{os.path.basename(file)}")[:100]
         try:
-            with open(file, encoding=encoding, newline="") as stream:
+            with open_text(file, encoding=encoding) as stream:
                 rows = list(_rows(stream, file_format))
         except FileNotFoundError:
             raise CommandError(_("No such file: %(file)s") % {"file": file}) from None
-        except (ValueError, UnicodeDecodeError) as error:
+        except LookupError:
+            raise CommandError(
+                _("Unknown encoding %(encoding)s.") % {"encoding": encoding}
+            ) from None
+        except (ValueError, RecursionError, UnicodeDecodeError) as error:
             raise CommandError(
                 _("%(file)s cannot be read: %(error)s") % {"file": file, "error": error}
             ) from None
@@ -89,6 +103,13 @@ class Command(BaseCommand):
                             _event, created = tracking_record(update, source=source)
                     except DomainError as error:
                         errors.append(f"{where}: {_describe(error)}")
+                        continue
+                    except DatabaseError as error:  # the row's own transaction rolled back
+                        first = (str(error).strip().splitlines() or [""])[0]
+                        errors.append(
+                            f"{where}: "
+                            + _("The database refused the row: %(error)s") % {"error": first}
+                        )
                         continue
                     recorded += created
                     duplicates += not created
@@ -124,9 +145,10 @@ def _rows(stream, file_format: str):
         for index, item in enumerate(items, start=1):
             yield _("update %(n)s") % {"n": index}, item if isinstance(item, dict) else None
         return
-    reader = csv.DictReader(stream)
-    header = [(h or "").strip() for h in (reader.fieldnames or [])]
-    reader.fieldnames = header
+    reader = CsvFile(stream)
+    header = reader.header
+    if reader.header_problems:
+        raise ValueError(" ".join(reader.header_problems))
     missing = [c for c in REQUIRED if c not in header]
     unknown = [c for c in header if c not in COLUMNS]
     if missing or unknown:
@@ -136,10 +158,10 @@ def _rows(stream, file_format: str):
                 + [_("unknown column %(column)s") % {"column": c} for c in unknown]
             )
         )
-    for record in reader:
-        if not any((v or "").strip() for v in record.values() if isinstance(v, str)):
-            continue  # a blank line
-        yield _("line %(line)s") % {"line": reader.line_num}, record
+    for row in reader.rows(max_lengths=MAX_LENGTHS):
+        where = _("line %(line)s") % {"line": row.line}
+        # A row the file garbled (short, long, unreadable) is reported, never half-read.
+        yield where, ValidationFailed({"row": row.problems}) if row.problems else row.record
 
 
 def _text(record: dict, name: str) -> str:
@@ -147,12 +169,22 @@ def _text(record: dict, name: str) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _update(record: dict | None, zone: zoneinfo.ZoneInfo) -> TrackingUpdate:
+def _update(record: dict | ValidationFailed | None, zone: zoneinfo.ZoneInfo) -> TrackingUpdate:
+    if isinstance(record, ValidationFailed):
+        raise record
     if record is None:
         raise ValidationFailed({"update": [_("An update is an object.")]})
     unknown = [key for key in record if key not in COLUMNS]
     if unknown:
-        raise ValidationFailed({key: [_("Unknown field.")] for key in unknown})
+        raise ValidationFailed({shown(key): [_("Unknown field.")] for key in unknown})
+    # Before anything is looked up with them: the database refuses NUL, cuts nothing short.
+    problems = [
+        problem
+        for name in COLUMNS
+        if (problem := text_problem(record.get(name), column=name, max_length=MAX_LENGTHS[name]))
+    ]
+    if problems:
+        raise ValidationFailed({"row": problems})
     raw = _text(record, "occurred_at")
     try:
         occurred_at = parse_datetime(raw) if raw else None
@@ -163,7 +195,7 @@ def _update(record: dict | None, zone: zoneinfo.ZoneInfo) -> TrackingUpdate:
             {
                 "occurred_at": [
                     _("%(value)s is not a date and time; use ISO 8601, e.g. %(example)s.")
-                    % {"value": raw or '""', "example": "2025-05-02T14:30:00+09:00"}
+                    % {"value": shown(raw) or '""', "example": "2025-05-02T14:30:00+09:00"}
                 ]
             }
         )
@@ -183,7 +215,8 @@ def _update(record: dict | None, zone: zoneinfo.ZoneInfo) -> TrackingUpdate:
 def _describe(error: DomainError) -> str:
     if isinstance(error, ValidationFailed) and error.errors:
         return "; ".join(
-            f"{field}: {message}"
+            # A row's own problems already name their column.
+            message if field == "row" else f"{field}: {message}"
             for field, messages in error.errors.items()
             for message in messages
         )

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from commerce.errors import DomainError
+from commerce.importing import open_text
 from orders.services.reconcile import (
     orders_out_of_step,
     payments_without_order,
@@ -24,7 +25,7 @@ class Command(BaseCommand):
         findings = orders_out_of_step(fix=fix) + payments_without_order(fix=fix)
         if settlement:
             try:
-                with open(settlement, newline="", encoding="utf-8-sig") as file:
+                with open_text(settlement) as file:
                     findings += settlement_compare(file)
             except OSError as exc:
                 raise CommandError(f"Cannot read {settlement}: {exc}") from exc
