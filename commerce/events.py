@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from commerce.models import EventReceipt, OutboxEvent
@@ -110,11 +110,15 @@ def dispatch(event_id: int) -> bool:
     """Run every consumer of an event that has not handled it yet. True when all have.
 
     Each consumer runs in its own transaction with its receipt; one failing consumer does not
-    undo the others, and the event is retried later with a growing back-off.
+    undo the others, and the event is retried later with a growing back-off. After
+    OUTBOX_MAX_ATTEMPTS failed attempts it is dead-lettered: the relay no longer takes it, and
+    it waits in the admin for staff to fix the cause and retry it (`outbox_event_retry`).
     """
     event = OutboxEvent.objects.filter(pk=event_id).first()
     if event is None or event.dispatched_at is not None:
         return event is not None
+    if event.dead_lettered_at is not None:
+        return False  # a late broker delivery: only a retry brings it back
     errors = []
     for consumer in consumers_for(event.type):
         try:
@@ -131,9 +135,23 @@ def dispatch(event_id: int) -> bool:
     now = timezone.now()
     if errors:
         backoff = timedelta(seconds=min(30 * 2**event.attempts, 3600))
+        # Counted in the database: two deliveries of one event may fail at the same time.
         OutboxEvent.objects.filter(pk=event_id).update(
-            attempts=F("attempts") + 1, last_error="\n".join(errors), next_attempt_at=now + backoff
+            attempts=F("attempts") + 1,
+            last_error="\n".join(errors),
+            next_attempt_at=now + backoff,
+            dead_lettered_at=Case(
+                When(attempts__gte=settings.OUTBOX_MAX_ATTEMPTS - 1, then=Value(now)),
+                default=F("dead_lettered_at"),
+            ),
         )
+        if event.attempts + 1 >= settings.OUTBOX_MAX_ATTEMPTS:
+            logger.error(
+                "Event %s (%s) dead-lettered after %s failed attempts",
+                event_id,
+                event.type,
+                event.attempts + 1,
+            )
         return False
     OutboxEvent.objects.filter(pk=event_id, dispatched_at__isnull=True).update(dispatched_at=now)
     return True
@@ -144,14 +162,19 @@ def relay(*, batch: int | None = None) -> int:
 
     Safe in several processes at once: each takes the next pending event with SKIP LOCKED, so two
     relays never take the same one. One event per transaction, so consumers' effects commit (and
-    their row locks go) event by event. Returns the number of events now fully dispatched.
+    their row locks go) event by event. Dead-lettered events are left alone. Returns the number
+    of events now fully dispatched.
     """
     done = 0
     for _ in range(batch or settings.OUTBOX_RELAY_BATCH):
         with transaction.atomic():
             event_id = (
                 OutboxEvent.objects.select_for_update(skip_locked=True)
-                .filter(dispatched_at__isnull=True, next_attempt_at__lte=timezone.now())
+                .filter(
+                    dispatched_at__isnull=True,
+                    dead_lettered_at__isnull=True,
+                    next_attempt_at__lte=timezone.now(),
+                )
                 .order_by("next_attempt_at", "id")
                 .values_list("id", flat=True)
                 .first()
@@ -161,3 +184,32 @@ def relay(*, batch: int | None = None) -> int:
             # A failure pushes next_attempt_at forward, so the loop never takes it again.
             done += dispatch(event_id)
     return done
+
+
+@dataclass(frozen=True)
+class RetryResult:
+    retried: list[int]
+    skipped: list[int]  # not dead letters: dispatched already, or still being retried
+
+
+def outbox_event_retry(*, event_ids: list[int]) -> RetryResult:
+    """Give dead-lettered events a fresh set of OUTBOX_MAX_ATTEMPTS tries, starting now.
+
+    Only events that are dead-lettered and not dispatched are touched; the rows are locked so a
+    retry cannot race a second retry. Consumers that handled an event before keep their receipt
+    and do not run again. After commit each event is handed to the workers; if the broker is
+    down, the relay takes it.
+    """
+    with transaction.atomic():
+        ids = list(
+            OutboxEvent.objects.select_for_update()
+            .filter(pk__in=event_ids, dispatched_at__isnull=True, dead_lettered_at__isnull=False)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        OutboxEvent.objects.filter(pk__in=ids).update(
+            dead_lettered_at=None, attempts=0, next_attempt_at=timezone.now()
+        )
+        for event_id in ids:
+            transaction.on_commit(partial(send_to_broker, event_id))
+    return RetryResult(retried=ids, skipped=sorted(set(event_ids) - set(ids)))

@@ -83,6 +83,8 @@ class OutboxEvent(models.Model):
     next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
     attempts = models.PositiveIntegerField(_("failed attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
+    # Set after OUTBOX_MAX_ATTEMPTS failures: the relay leaves it until staff retry it.
+    dead_lettered_at = models.DateTimeField(_("dead-lettered at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("event")
@@ -95,6 +97,11 @@ class OutboxEvent(models.Model):
                 fields=["next_attempt_at"],
                 condition=models.Q(dispatched_at__isnull=True),
                 name="outbox_pending",
+            ),
+            models.Index(
+                fields=["dead_lettered_at"],
+                condition=models.Q(dead_lettered_at__isnull=False, dispatched_at__isnull=True),
+                name="outbox_dead_letters",
             ),
         ]
 
@@ -119,3 +126,26 @@ class EventReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.consumer} ← {self.event_id}"
+
+
+class ProcessHeartbeat(models.Model):
+    """When a background process (the Celery worker, beat) last showed it is alive.
+
+    Kept in the database, not the cache, so that readiness can still tell a stale worker apart
+    from a Redis outage.
+    """
+
+    class Process(models.TextChoices):
+        WORKER = "worker", _("Celery worker")
+        BEAT = "beat", _("Celery beat")
+
+    process = models.CharField(_("process"), max_length=20, choices=Process.choices, unique=True)
+    seen_at = models.DateTimeField(_("seen at"))
+    hostname = models.CharField(_("host name"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("process heartbeat")
+        verbose_name_plural = _("process heartbeats")
+
+    def __str__(self) -> str:
+        return f"{self.process} @ {self.seen_at:%Y-%m-%d %H:%M:%S}"
