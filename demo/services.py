@@ -19,7 +19,9 @@ from django.db import transaction
 from django.db.models import Count, DateTimeField, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Least
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
+from knox.crypto import hash_token
+from knox.models import AuthToken
+from knox.settings import CONSTANTS as knox_constants
 
 from catalog import services as catalog_services
 from catalog.importing import ImportReport, catalog_import, open_text
@@ -35,7 +37,9 @@ from catalog.models import (
     TaxClass,
     VariantChannelListing,
 )
+from commerce import tokens
 from commerce.errors import DomainError
+from commerce.events import dispatch as event_dispatch
 from commerce.models import Channel, OutboxEvent
 from commerce.money import quantize
 from customers import services as customer_services
@@ -104,8 +108,32 @@ class DemoLogins:
 
 
 # The operations user's API token is fixed, like the demo's passwords, so that the README's
-# curl examples (fulfilment, tracking, the till) work as printed. Never in production.
+# curl examples (fulfilment, tracking, the till) work as printed. Never in production: it is
+# written only by the demo seed, which stores its digest as knox would for an issued token.
 OPERATIONS_TOKEN = "demo-operations-token-not-for-production"
+
+
+def _known_token_install(user, token: str) -> None:
+    """Store `token` for `user` the way knox stores the ones it issues (digest and lookup key),
+    with the staff expiry. knox's own create() draws a random token; the README's must be fixed."""
+    AuthToken.objects.filter(user=user).delete()
+    AuthToken(
+        user=user,
+        digest=hash_token(token),
+        token_key=token[: knox_constants.TOKEN_KEY_LENGTH],
+        expiry=timezone.now() + tokens.staff_token_ttl(),
+    ).save(force_insert=True)
+
+
+@transaction.atomic
+def operations_token_refresh() -> bool:
+    """Give the fixed demo token a fresh expiry, so that a demo seeded long ago still answers
+    the README's calls (run_demo does this at every start). False if there is no demo yet."""
+    operations = get_user_model().objects.filter(username="operations", is_staff=True).first()
+    if operations is None:
+        return False
+    _known_token_install(operations, OPERATIONS_TOKEN)
+    return True
 
 
 @transaction.atomic
@@ -221,7 +249,9 @@ def seed_users() -> DemoLogins:
     staff.set_password("catalogue")
     staff.save()
     staff.groups.add(managers)
-    token, _ = Token.objects.get_or_create(user=staff)
+    # A fresh token on every seed (its plaintext cannot be read back), the old one ends.
+    tokens.tokens_revoke(user=staff)
+    token = tokens.token_issue(user=staff, ttl=tokens.staff_token_ttl())
     # Store, warehouse and call-centre staff: orders, fulfilment, the till, stock, customers.
     operations_group, _ = Group.objects.get_or_create(name="Operations (stores, warehouses, phone)")
     operations_group.permissions.set(
@@ -242,14 +272,13 @@ def seed_users() -> DemoLogins:
     operations.set_password("operations")
     operations.save()
     operations.groups.add(operations_group)
-    Token.objects.filter(user=operations).exclude(key=OPERATIONS_TOKEN).delete()
-    Token.objects.get_or_create(user=operations, key=OPERATIONS_TOKEN)
+    _known_token_install(operations, OPERATIONS_TOKEN)
     return DemoLogins(
         "admin",
         "admin",
         "catalogue",
         "catalogue",
-        token.key,
+        token.token,
         "operations",
         "operations",
         OPERATIONS_TOKEN,
@@ -1652,3 +1681,49 @@ def _stamp_fulfilments(order: Order, since, when, *, placing: bool) -> None:
             if decision.get("at", "") >= since.isoformat():
                 decision["at"] = when.isoformat()
         Order.objects.filter(pk=order.pk).update(routing=routing)
+
+
+def dispatch_pending_events(*, progress: Callable[[int], None] | None = None) -> tuple[int, int]:
+    """Dispatch in this process every event the seed left undispatched, oldest first, so the
+    demo is consistent when the server starts (buyers' purchases and order counts, segments,
+    automation) instead of waiting for the worker to work through a backlog.
+
+    The seed publishes about 1,600 events; their after-commit hand-offs to the broker may never
+    happen (no worker yet, no broker) and the relay would take them 500 every 15 s. Each event
+    is taken with SKIP LOCKED in its own transaction, as the relay takes it, so a worker that is
+    already running never dispatches the same event at the same time; the consumers' receipts
+    make a late broker delivery a no-op. Events published by consumers are taken in the same
+    sweep (their ids are higher). Returns (dispatched, failed); a failed event keeps its
+    back-off and is left to the relay, as always."""
+    dispatched = failed = 0
+    last_id = 0
+    while True:
+        with transaction.atomic():
+            event_id = (
+                OutboxEvent.objects.select_for_update(skip_locked=True)
+                .filter(dispatched_at__isnull=True, pk__gt=last_id)
+                .order_by("id")
+                .values_list("id", flat=True)
+                .first()
+            )
+            if event_id is None:
+                break
+            last_id = event_id
+            if event_dispatch(event_id):
+                dispatched += 1
+            else:
+                failed += 1
+        if progress and (dispatched + failed) % 500 == 0:
+            progress(dispatched + failed)
+    return dispatched, failed
+
+
+def refresh_customer_scores() -> int:
+    """RFM scores and segment memberships again, from the purchases the dispatched events
+    recorded: a buyer of the seeded orders is then a new customer, not a prospect, as soon as
+    the demo starts (the nightly recompute would get there too). Returns the segments."""
+    rfm_recompute(now=timezone.now())
+    segments = Segment.objects.filter(is_active=True).order_by("pk")
+    for segment in segments:
+        segment_recompute(segment, now=timezone.now())
+    return len(segments)

@@ -8,13 +8,14 @@ them, so that tests never see a row the application could not have written.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import AuthenticationFailed
 
 from catalog import services
 from catalog.models import (
@@ -29,6 +30,8 @@ from catalog.models import (
     TaxClass,
     VariantChannelListing,
 )
+from commerce import tokens
+from commerce.api.authentication import TokenAuthentication
 from commerce.models import Channel
 
 # --- Kernel ----------------------------------------------------------------------------------
@@ -280,6 +283,16 @@ class StaffFactory(UserFactory):
     is_staff = True
 
 
-def token_for(user) -> str:
-    """An API token of the user (TokenAuthentication)."""
-    return Token.objects.get_or_create(user=user)[0].key
+def token_for(user, *, ttl: timedelta = timedelta(days=1)) -> str:
+    """A new API token of the user (knox: only its digest is stored, so each call issues one)."""
+    return tokens.token_issue(user=user, ttl=ttl).token
+
+
+def token_owner(token: str):
+    """The user a plaintext token signs in, or None when it does not (revoked, expired, unknown):
+    what the API's authentication would decide."""
+    try:
+        user, _auth_token = TokenAuthentication().authenticate_credentials(token.encode())
+    except AuthenticationFailed:
+        return None
+    return user

@@ -15,7 +15,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from commerce.api.schema import ProblemSerializer
 from customers import services
+from customers.api import lockout
 from customers.api.permissions import IsCustomer, SignInThrottle
 from customers.api.serializers import (
     PROFILE_INPUT_FIELDS,
@@ -24,7 +26,9 @@ from customers.api.serializers import (
     ConsentChangeSerializer,
     ConsentInputSerializer,
     ConsentSerializer,
+    ExportOutputSerializer,
     LoyaltySerializer,
+    NewTokenSerializer,
     PasswordChangeInputSerializer,
     PasswordResetConfirmInputSerializer,
     PasswordResetInputSerializer,
@@ -64,7 +68,7 @@ class RegisterView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
     throttle_classes = [SignInThrottle]
-    throttle_scope = "customer_sign_in"
+    throttle_scope = "customer_register"
 
     def post(self, request):
         d = validated(RegisterInputSerializer, request.data)
@@ -84,8 +88,7 @@ class RegisterView(APIView):
                 },
                 status=status.HTTP_202_ACCEPTED,
             )
-        body = {"token": result.token, "customer": ProfileSerializer(result.customer).data}
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response(_signed_in_body(result), status=status.HTTP_201_CREATED)
 
 
 @extend_schema(tags=TAG, request=TokenSerializer, responses={201: SignedInSerializer})
@@ -100,13 +103,27 @@ class RegisterConfirmView(APIView):
     def post(self, request):
         d = validated(TokenSerializer, request.data)
         signed_in = services.account_confirm(token=d["token"])
-        body = {"token": signed_in.token, "customer": ProfileSerializer(signed_in.customer).data}
-        return Response(body, status=status.HTTP_201_CREATED)
+        return Response(_signed_in_body(signed_in), status=status.HTTP_201_CREATED)
 
 
-@extend_schema(tags=TAG, request=SignInInputSerializer, responses=SignedInSerializer)
+def _signed_in_body(signed_in: services.SignedIn) -> dict:
+    return {
+        "token": signed_in.token,
+        "expires_at": signed_in.expires_at,
+        "customer": ProfileSerializer(signed_in.customer).data,
+    }
+
+
+@extend_schema(
+    tags=TAG,
+    request=SignInInputSerializer,
+    responses={200: SignedInSerializer, 401: ProblemSerializer},
+)
 class SignInView(APIView):
-    """Exchange e-mail and password for a token. Throttled per client address."""
+    """Exchange e-mail and password for a token that expires (`expires_at`; each use pushes it
+    back). Throttled per client address; after AXES_FAILURE_LIMIT wrong passwords for one e-mail
+    from one address, that pair is locked for AXES_COOLOFF_TIME: 429 `sign_in_locked` with
+    Retry-After, even for the right password."""
 
     permission_classes = [AllowAny]
     authentication_classes = []
@@ -115,10 +132,8 @@ class SignInView(APIView):
 
     def post(self, request):
         d = validated(SignInInputSerializer, request.data)
-        signed_in = services.account_authenticate(email=d["email"], password=d["password"])
-        return Response(
-            {"token": signed_in.token, "customer": ProfileSerializer(signed_in.customer).data}
-        )
+        signed_in = lockout.sign_in(request, email=d["email"], password=d["password"])
+        return Response(_signed_in_body(signed_in))
 
 
 @extend_schema(tags=TAG, request=None, responses={204: None})
@@ -132,20 +147,20 @@ class SignOutView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-@extend_schema(tags=TAG, request=PasswordChangeInputSerializer, responses=TokenSerializer)
+@extend_schema(tags=TAG, request=PasswordChangeInputSerializer, responses=NewTokenSerializer)
 class PasswordChangeView(APIView):
-    """Change the password; the answer carries a new token, the old one stops working."""
+    """Change the password; the answer carries a new token, the old ones stop working."""
 
     permission_classes = [IsCustomer]
 
     def post(self, request):
         d = validated(PasswordChangeInputSerializer, request.data)
-        token = services.account_change_password(
+        signed_in = services.account_change_password(
             customer=request.customer,
             current_password=d["current_password"],
             new_password=d["new_password"],
         )
-        return Response({"token": token})
+        return Response({"token": signed_in.token, "expires_at": signed_in.expires_at})
 
 
 @extend_schema(tags=TAG, request=PasswordResetInputSerializer, responses={202: None})
@@ -212,6 +227,7 @@ class AddressListView(GenericAPIView):
     def get(self, request):
         return Response(AddressSerializer(request.customer.addresses.all(), many=True).data)
 
+    @extend_schema(responses={201: AddressSerializer})
     def post(self, request):
         d = validated(AddressSerializer, request.data)
         address = services.address_create(request.customer, **d)
@@ -305,7 +321,7 @@ class UnsubscribeView(APIView):
         return Response({"medium": medium, "granted": False})
 
 
-@extend_schema(tags=TAG)
+@extend_schema(tags=TAG, responses={200: LoyaltySerializer, 404: ProblemSerializer})
 class LoyaltyView(GenericAPIView):
     """Points balance, tier and the next tier; 404 until the customer joins."""
 
@@ -344,7 +360,7 @@ class LoyaltyEntriesView(ListAPIView):
         return PointEntry.objects.filter(account__customer=self.request.customer)
 
 
-@extend_schema(tags=TAG, responses=dict)
+@extend_schema(tags=TAG, responses=ExportOutputSerializer)
 class ExportView(APIView):
     """Everything the shop holds about the signed-in customer, as JSON."""
 

@@ -1,6 +1,7 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from commerce.api.serializers import MAX_POINTS
 from commerce.models import Channel
 from customers.models import (
     Address,
@@ -90,8 +91,19 @@ class SignInInputSerializer(serializers.Serializer):
     password = serializers.CharField(max_length=128, trim_whitespace=False)
 
 
-class SignedInSerializer(serializers.Serializer):
-    token = serializers.CharField(help_text=_("Send as `Authorization: Token <token>`."))
+class NewTokenSerializer(serializers.Serializer):
+    token = serializers.CharField(
+        help_text=_("Send as `Authorization: Token <token>`. Shown once: only a hash is kept.")
+    )
+    expires_at = serializers.DateTimeField(
+        help_text=_(
+            "When the token stops working unless used: each use moves it back by "
+            "API_TOKEN_CUSTOMER_TTL_DAYS, up to API_TOKEN_CUSTOMER_MAX_DAYS after sign-in."
+        )
+    )
+
+
+class SignedInSerializer(NewTokenSerializer):
     customer = ProfileSerializer()
 
 
@@ -145,6 +157,10 @@ class AddressSerializer(serializers.ModelSerializer):
 
 
 class ConsentSerializer(serializers.ModelSerializer):
+    changed_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text=_("Null: never asked.")
+    )
+
     class Meta:
         model = Consent
         fields = ["medium", "granted", "text_version", "changed_at"]
@@ -218,7 +234,9 @@ class IdentifierSerializer(serializers.ModelSerializer):
 
 
 class StaffCustomerSerializer(serializers.ModelSerializer):
-    acquired_channel = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    acquired_channel = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
     tags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
     identifiers = IdentifierSerializer(many=True, read_only=True)
     has_account = serializers.SerializerMethodField()
@@ -309,12 +327,12 @@ class EraseInputSerializer(serializers.Serializer):
 
 
 class PointsAdjustInputSerializer(serializers.Serializer):
-    points = serializers.IntegerField()
+    points = serializers.IntegerField(min_value=-MAX_POINTS, max_value=MAX_POINTS)
     reason = serializers.CharField(max_length=250)
 
 
 class PointsRedeemInputSerializer(serializers.Serializer):
-    points = serializers.IntegerField(min_value=1)
+    points = serializers.IntegerField(min_value=1, max_value=MAX_POINTS)
     reference = serializers.CharField(
         max_length=64, required=False, allow_blank=True, help_text=_("e.g. a till receipt")
     )
@@ -350,3 +368,18 @@ class SegmentPreviewInputSerializer(serializers.Serializer):
 class SegmentPreviewSerializer(serializers.Serializer):
     count = serializers.IntegerField()
     sample = StaffCustomerSerializer(many=True)
+
+
+class ExportOutputSerializer(serializers.Serializer):
+    """Everything held about a person (a subject access request), section by section."""
+
+    exported_at = serializers.DateTimeField()
+    profile = serializers.DictField()
+    statistics = serializers.DictField()
+    identifiers = serializers.ListField(child=serializers.DictField())
+    addresses = serializers.ListField(child=serializers.DictField())
+    consents = serializers.ListField(child=serializers.DictField())
+    purchases = serializers.ListField(child=serializers.DictField())
+    loyalty = serializers.DictField(allow_null=True)
+    segments = serializers.ListField(child=serializers.CharField())
+    history = serializers.ListField(child=serializers.DictField())

@@ -16,6 +16,7 @@ from customers import services
 from customers.api.filters import CustomerFilter
 from customers.api.serializers import (
     EraseInputSerializer,
+    ExportOutputSerializer,
     FindOrCreateInputSerializer,
     FoundSerializer,
     HistorySerializer,
@@ -116,7 +117,7 @@ class StaffCustomerViewSet(
         )
         return self._output(customer)
 
-    @extend_schema(responses=dict)
+    @extend_schema(responses=ExportOutputSerializer)
     @action(detail=True, methods=["get"])
     def export(self, request, pk=None):
         """Everything held about this customer, for a subject access request."""

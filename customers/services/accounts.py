@@ -10,6 +10,7 @@ import contextlib
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -24,9 +25,8 @@ from django.utils import timezone, translation
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
-from rest_framework.authtoken.models import Token
 
-from commerce import events
+from commerce import events, tokens
 from commerce.models import Channel
 from customers import events as customer_events
 from customers.errors import (
@@ -52,7 +52,8 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class SignedIn:
     customer: Customer
-    token: str
+    token: str  # shown once: only its digest is stored
+    expires_at: datetime | None = None
 
 
 def _check_password(password: str, user=None, field: str = "password") -> None:
@@ -226,8 +227,7 @@ def _activate(
             "first_name": customer.first_name,
         },
     )
-    token = Token.objects.create(user=user)
-    return SignedIn(customer=customer, token=token.key)
+    return _signed_in(customer, user)
 
 
 def _send(email: str, *, subject: str, message: str) -> None:
@@ -264,26 +264,33 @@ def account_authenticate(*, email: str, password: str) -> SignedIn:
         raise InvalidCredentials()
     user.last_login = timezone.now()
     user.save(update_fields=["last_login"])
-    token, _created = Token.objects.get_or_create(user=user)
-    return SignedIn(customer=customer, token=token.key)
+    return _signed_in(customer, user)
+
+
+def _signed_in(customer: Customer, user) -> SignedIn:
+    """A new token per sign-in (each device its own), expiring after the customer TTL."""
+    issued = tokens.token_issue(user=user, ttl=tokens.customer_token_ttl())
+    return SignedIn(customer=customer, token=issued.token, expires_at=issued.expires_at)
 
 
 def account_sign_out(*, user) -> None:
-    """Every session of this login ends: DRF keeps one token per user."""
-    Token.objects.filter(user=user).delete()
+    """Every session of this login ends: each device's token stops working."""
+    tokens.tokens_revoke(user=user)
 
 
 @transaction.atomic
-def account_change_password(*, customer: Customer, current_password: str, new_password: str) -> str:
-    """Returns a new token: the old one (perhaps on a stolen device) stops working."""
+def account_change_password(
+    *, customer: Customer, current_password: str, new_password: str
+) -> SignedIn:
+    """Returns a new token: the old ones (perhaps on a stolen device) stop working."""
     user = User.objects.select_for_update().get(pk=customer.user_id)
     if not user.check_password(current_password):
         raise ValidationFailed({"current_password": [_("The current password is not correct.")]})
     _check_password(new_password, user=user, field="new_password")
     user.set_password(new_password)
     user.save(update_fields=["password"])
-    Token.objects.filter(user=user).delete()
-    return Token.objects.create(user=user).key
+    tokens.tokens_revoke(user=user)
+    return _signed_in(customer, user)
 
 
 def password_reset_request(*, email: str) -> None:
@@ -336,4 +343,4 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> None:
     _check_password(new_password, user=user, field="new_password")
     user.set_password(new_password)
     user.save(update_fields=["password"])
-    Token.objects.filter(user=user).delete()
+    tokens.tokens_revoke(user=user)

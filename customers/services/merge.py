@@ -8,9 +8,8 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from rest_framework.authtoken.models import Token
 
-from commerce import events
+from commerce import events, tokens
 from customers import events as customer_events
 from customers.errors import MergeRefused
 from customers.models import (
@@ -88,7 +87,7 @@ def customer_merge(
         else:  # one person, one login: the duplicate's stops working
             duplicate_user.is_active = False
             duplicate_user.save(update_fields=["is_active"])
-            Token.objects.filter(user=duplicate_user).delete()
+            tokens.tokens_revoke(user=duplicate_user)
             moved["login"] = False
     survivor.save()
 

@@ -11,9 +11,8 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from rest_framework.authtoken.models import Token
 
-from commerce import events
+from commerce import events, tokens
 from commerce.models import OutboxEvent
 from customers import events as customer_events
 from customers.errors import ProfileClosed
@@ -194,7 +193,7 @@ def customer_erase(
 
 def _login_erase(user) -> None:
     """The login can never sign in again and keeps nothing that names the person."""
-    Token.objects.filter(user=user).delete()
+    tokens.tokens_revoke(user=user)
     user.username = f"erased-{secrets.token_hex(8)}"
     user.email = ""
     user.first_name = user.last_name = ""

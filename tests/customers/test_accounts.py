@@ -11,7 +11,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core import mail
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from commerce.events import dispatch
 from customers import events as customer_events
@@ -34,6 +34,7 @@ from customers.services import (
     password_reset_request,
 )
 from tests.customers.factories import account_of, events_of, order_id, publish_order_paid
+from tests.factories import token_owner
 
 PASSWORD = "Sencha-and-mochi-42"
 NEW_PASSWORD = "Genmaicha-at-dawn-77"
@@ -103,7 +104,7 @@ def test_registering_a_guests_e_mail_joins_the_profile_only_through_the_e_mailed
     assert customer.history.filter(kind=HistoryEntry.Kind.REGISTERED).exists()
     [registered] = events_of(customer_events.CUSTOMER_REGISTERED)
     assert registered.payload["customer_id"] == customer.pk
-    assert Token.objects.get(key=signed_in.token).user == customer.user
+    assert token_owner(signed_in.token) == customer.user
     assert account_authenticate(email="hana@example.com", password=PASSWORD).customer == customer
     # The link works once.
     with pytest.raises(InvalidConfirmationLink):
@@ -162,7 +163,9 @@ def test_signing_in_with_the_right_password(db):
     signed_in = account_authenticate(email=" Hana@Example.COM ", password=PASSWORD)
 
     assert signed_in.customer == registered.customer
-    assert signed_in.token == registered.token
+    # Each sign-in its own token (one per device); the earlier one keeps working.
+    assert signed_in.token != registered.token
+    assert token_owner(signed_in.token) == token_owner(registered.token) == registered.customer.user
     assert User.objects.get(pk=registered.customer.user_id).last_login is not None
 
 
@@ -188,9 +191,13 @@ def test_a_wrong_password_and_an_unknown_e_mail_fail_alike(alice):
 def test_signing_out_ends_the_token(db):
     signed_in = register()
 
+    other_device = account_authenticate(email="hana@example.com", password=PASSWORD)
+
     account_sign_out(user=signed_in.customer.user)
 
-    assert not Token.objects.filter(key=signed_in.token).exists()
+    assert token_owner(signed_in.token) is None
+    assert token_owner(other_device.token) is None
+    assert not AuthToken.objects.filter(user=signed_in.customer.user).exists()
 
 
 # --- Changing the password -------------------------------------------------------------------
@@ -199,14 +206,20 @@ def test_signing_out_ends_the_token(db):
 def test_changing_the_password_rotates_the_token(db):
     signed_in = register()
 
-    new_token = account_change_password(
+    other_device = account_authenticate(email="hana@example.com", password=PASSWORD)
+
+    changed = account_change_password(
         customer=signed_in.customer, current_password=PASSWORD, new_password=NEW_PASSWORD
     )
 
-    assert new_token != signed_in.token
-    assert not Token.objects.filter(key=signed_in.token).exists()
-    assert Token.objects.get(key=new_token).user_id == signed_in.customer.user_id
-    assert account_authenticate(email="hana@example.com", password=NEW_PASSWORD).token == new_token
+    assert changed.token != signed_in.token
+    assert token_owner(signed_in.token) is None
+    assert token_owner(other_device.token) is None
+    assert token_owner(changed.token).pk == signed_in.customer.user_id
+    assert AuthToken.objects.filter(user_id=signed_in.customer.user_id).count() == 1
+    assert account_authenticate(email="hana@example.com", password=NEW_PASSWORD).customer == (
+        signed_in.customer
+    )
     with pytest.raises(InvalidCredentials):
         account_authenticate(email="hana@example.com", password=PASSWORD)
 
@@ -225,7 +238,7 @@ def test_the_current_password_must_be_right_and_the_new_one_strong(db):
 
     assert set(wrong.value.errors) == {"current_password"}
     assert set(weak.value.errors) == {"new_password"}
-    assert Token.objects.filter(key=signed_in.token).exists()
+    assert token_owner(signed_in.token) == signed_in.customer.user
     assert account_authenticate(email="hana@example.com", password=PASSWORD)
 
 
@@ -241,7 +254,7 @@ def test_a_reset_link_works_once(db, mailoutbox):
     assert message.to == ["hana@example.com"]
     uid, token = reset_link(message)
     password_reset_confirm(uid=uid, token=token, new_password=NEW_PASSWORD)
-    assert not Token.objects.filter(key=signed_in.token).exists()  # every session ends
+    assert token_owner(signed_in.token) is None  # every session ends
     assert account_authenticate(email="hana@example.com", password=NEW_PASSWORD)
 
     with pytest.raises(InvalidResetLink):

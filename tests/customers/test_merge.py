@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from commerce.events import dispatch
 from customers import events as customer_events
@@ -49,6 +49,7 @@ from tests.customers.factories import (
     order_id,
     publish_order_paid,
 )
+from tests.factories import token_owner
 
 PASSWORD = "Uji-matcha-since-1738"
 
@@ -153,7 +154,7 @@ def test_merging_moves_everything_to_the_survivor(pair):
     assert sorted(survivor.tags.values_list("name", flat=True)) == ["matcha", "vip"]
     # The login: the survivor had none, so it takes the duplicate's, still signed in.
     assert survivor.user_id == duplicate_user.pk
-    assert Token.objects.filter(key=token, user=duplicate_user).exists()
+    assert token_owner(token) == duplicate_user
     signed_in = account_authenticate(email="alice@example.com", password=PASSWORD)
     assert signed_in.customer == survivor
     # Blanks filled from the duplicate, nothing overwritten.
@@ -215,8 +216,9 @@ def test_when_both_have_a_login_the_duplicates_stops_working(programme):
 
     other_user = get_user_model().objects.get(pk=other.customer.user_id)
     assert other_user.is_active is False
-    assert not Token.objects.filter(key=other.token).exists()
-    assert Token.objects.filter(key=kept.token).exists()
+    assert token_owner(other.token) is None
+    assert not AuthToken.objects.filter(user=other_user).exists()
+    assert token_owner(kept.token) == kept.customer.user
     assert merge.moved["login"] is False
     with pytest.raises(InvalidCredentials):
         account_authenticate(email="other@example.com", password=PASSWORD + "x")

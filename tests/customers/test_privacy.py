@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from customers import events as customer_events
 from customers.errors import InvalidCredentials, ProfileClosed
@@ -126,6 +126,7 @@ def test_the_export_holds_everything_about_the_person(member):
 
 def test_erasing_removes_the_person_and_keeps_the_accounts(member):
     user_id = member.user_id
+    assert AuthToken.objects.filter(user_id=user_id).count() == 1  # signed in at registration
     entries_before = list(PointEntry.objects.values_list("pk", "points").order_by("pk"))
     before = last_event_id()
 
@@ -160,7 +161,7 @@ def test_erasing_removes_the_person_and_keeps_the_accounts(member):
     user = User.objects.get(pk=user_id)
     assert (user.is_active, user.email, user.has_usable_password()) == (False, "", False)
     assert "hanako" not in user.username
-    assert not Token.objects.filter(user=user).exists()
+    assert not AuthToken.objects.filter(user=user).exists()
     with pytest.raises(InvalidCredentials):
         account_authenticate(email="hanako@example.com", password=PASSWORD)
 

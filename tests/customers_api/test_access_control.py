@@ -484,7 +484,8 @@ def served_routes() -> set[tuple[str, str]]:
                 continue
             actions = getattr(pattern.callback, "actions", None)
             if actions is not None:  # a viewset: the router's method -> action map
-                methods = {m for m in actions if m in view.http_method_names}
+                # HEAD answers as GET does (DRF maps it to the same action): the GET row covers it.
+                methods = {m for m in actions if m in view.http_method_names and m != "head"}
             else:
                 methods = {
                     m

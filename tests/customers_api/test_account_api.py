@@ -195,30 +195,53 @@ def test_sign_in_is_throttled_per_client_after_the_configured_rate(alice):
     assert int(throttled["Retry-After"]) > 0
 
 
-def test_the_sign_in_throttle_counts_registrations_too(db):
-    limit = allowed("customer_sign_in")
+def test_registrations_have_their_own_throttle_and_a_burst_locks_nobody_out_of_sign_in(alice):
+    limit = allowed("customer_register")
 
-    for n in range(limit):
-        response = client().post(
+    registered = [
+        client()
+        .post(
             "/api/v1/customers/register/",
             {"email": f"person{n}@example.com", "password": PASSWORD},
             format="json",
         )
-        assert response.status_code == 201
-    response = client().post(
+        .status_code
+        for n in range(limit)
+    ]
+    one_too_many = client().post(
         "/api/v1/customers/register/",
         {"email": "one-too-many@example.com", "password": PASSWORD},
         format="json",
     )
+    signed_in = sign_in("alice@example.com", PASSWORD)
 
-    assert response.status_code == 429
+    assert registered == [201] * limit
+    assert one_too_many.status_code == 429
+    assert one_too_many.json()["code"] == "throttled"
     assert not Customer.objects.filter(email="one-too-many@example.com").exists()
+    assert signed_in.status_code == 200
 
 
-def test_sign_in_throttle_cannot_be_dodged_with_a_made_up_forwarded_for_header(alice):
+def test_order_lookups_have_their_own_throttle_and_use_up_no_sign_ins(alice):
+    limit = allowed("order_lookup")
+
+    looked_up = [
+        client()
+        .post("/api/v1/orders/lookup/", {"number": f"W-{n}", "email": "x@example.com"})
+        .status_code
+        for n in range(limit + 1)
+    ]
+    signed_in = sign_in("alice@example.com", PASSWORD)
+
+    assert looked_up == [404] * limit + [429]
+    assert signed_in.status_code == 200
+
+
+def test_sign_in_throttle_cannot_be_dodged_with_a_made_up_forwarded_for_header(alice, settings):
     """The throttle keys on the client address; X-Forwarded-For counts only as far as the
     NUM_PROXIES setting trusts it, so a new made-up header per request changes nothing."""
     limit = allowed("customer_sign_in")
+    settings.AXES_FAILURE_LIMIT = limit + 1  # the throttle, not the account lockout, is tested
 
     answers = [
         client(HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
