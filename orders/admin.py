@@ -38,6 +38,7 @@ from orders.models import (
     Order,
     OrderHistory,
     Payment,
+    PaymentAttempt,
     PaymentNotification,
     ShippingMethod,
     ShippingRate,
@@ -232,9 +233,10 @@ class CartAdmin(ReadOnlyAdmin):
         "buyer",
         "line_count",
         "state",
+        "closed_for_payment",
         "last_activity_at",
     ]
-    list_filter = ["state", "channel"]
+    list_filter = ["state", ("payment_closed_at", admin.EmptyFieldListFilter), "channel"]
     search_fields = ["^token", "email", "customer__email"]
     search_help_text = _("The first characters of the token, or an e-mail address.")
     list_select_related = ["channel", "customer"]
@@ -249,10 +251,16 @@ class CartAdmin(ReadOnlyAdmin):
         "note",
         ("created_at", "last_activity_at"),
         ("checkout_started_at", "hold_expires_at", "completed_at"),
+        ("payment_closed_at", "payment_closed_reason"),
     ]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(line_count=Count("lines"))
+
+    @admin.display(description=_("closed for payment"), boolean=True, ordering="payment_closed_at")
+    def closed_for_payment(self, obj: Cart) -> bool:
+        """Too many declined cards (card testing): see Payment attempts."""
+        return obj.payment_closed_at is not None
 
     @admin.display(description=_("token"))
     def token_prefix(self, obj: Cart) -> str:
@@ -912,6 +920,66 @@ class PaymentAdmin(ReadOnlyAdmin):
     @admin.display(description=_("amount"), ordering="amount")
     def amount_display(self, obj: Payment) -> str:
         return money(obj.amount, obj.currency)
+
+
+class RepeatedDeclinesFilter(admin.SimpleListFilter):
+    """Where card testing shows: the client addresses and cards with several declines."""
+
+    title = _("repeated declines")
+    parameter_name = "repeated"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("client", _("from a client address declined 3 times or more")),
+            ("card", _("with a card declined 3 times or more")),
+        ]
+
+    def queryset(self, request, queryset):
+        field = {"client": "client_ip", "card": "token_fingerprint"}.get(self.value())
+        if field is None:
+            return queryset
+        repeated = (
+            PaymentAttempt.objects.filter(outcome=PaymentAttempt.Outcome.DECLINED)
+            .exclude(**{field: ""})
+            .values(field)
+            .annotate(n=Count("id"))
+            .filter(n__gte=3)
+            .values(field)
+        )
+        return queryset.filter(**{f"{field}__in": repeated})
+
+
+@admin.register(PaymentAttempt)
+class PaymentAttemptAdmin(ReadOnlyAdmin):
+    """Every card payment checkout sent to the gateway or refused before it (too many
+    declines), for the fraud checks. The card is a keyed hash of its token, never the token:
+    the same hash is the same card token."""
+
+    list_display = [
+        "created_at",
+        "outcome",
+        "amount_display",
+        "channel",
+        "customer",
+        "client_ip",
+        "card",
+        "cart",
+        "reason",
+    ]
+    list_filter = ["outcome", RepeatedDeclinesFilter, "channel"]
+    search_fields = ["client_ip", "token_fingerprint", "customer__email", "cart__email"]
+    search_help_text = _("A client address, a card fingerprint or an e-mail address.")
+    list_select_related = ["channel", "customer", "cart"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    @admin.display(description=_("amount"), ordering="amount")
+    def amount_display(self, obj: PaymentAttempt) -> str:
+        return money(obj.amount, obj.currency)
+
+    @admin.display(description=_("card"), ordering="token_fingerprint")
+    def card(self, obj: PaymentAttempt) -> str:
+        return obj.token_fingerprint[:12] or "—"
 
 
 @admin.register(PaymentNotification)

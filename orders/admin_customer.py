@@ -13,6 +13,7 @@ of orders (everything per order is prefetched).
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -23,13 +24,14 @@ from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import Address, Customer, LoyaltyAccount, Medium, PointEntry
 from customers.selectors import customers_for_staff
 from orders.admin import money, when
 from orders.admin_fulfilment import day, is_late
-from orders.models import Fulfilment, Order, Payment, Transaction
+from orders.models import Fulfilment, Order, Payment, PaymentAttempt, Transaction
 
 PERMISSIONS = ("orders.view_order", "customers.view_customer")
 ORDERS_SHOWN = 100
@@ -86,7 +88,7 @@ def customer_360(customer_id: int) -> dict[str, Any] | None:
     )
     return {
         "customer": customer,
-        "identity": _identity(customer),
+        "identity": [*_identity(customer), _declines(customer)],
         "orders": [_order_row(order) for order in orders],
         "order_count": order_count,
         "orders_cut": order_count > len(orders),
@@ -140,6 +142,23 @@ def _identity(customer: Customer) -> list[tuple[Any, Any]]:
         ),
         (_("State"), customer.get_state_display()),
     ]
+
+
+def _declines(customer: Customer) -> tuple[Any, Any]:
+    """Card testing shows here too: declined (or refused, past the limits) card payments of
+    the last 30 days, linked to the payment attempts."""
+    count = PaymentAttempt.objects.filter(
+        customer=customer,
+        outcome__in=[PaymentAttempt.Outcome.DECLINED, PaymentAttempt.Outcome.REFUSED],
+        created_at__gte=timezone.now() - timedelta(days=30),
+    ).count()
+    if not count:
+        return (_("Declined card payments (30 days)"), "0")
+    url = reverse("admin:orders_paymentattempt_changelist")
+    return (
+        _("Declined card payments (30 days)"),
+        format_html('<a href="{}?customer={}"><strong>{}</strong></a>', url, customer.pk, count),
+    )
 
 
 def _scores(customer: Customer) -> list[tuple[Any, Any]]:

@@ -15,7 +15,8 @@ from orders.services.idempotency import fingerprint, idempotency_begin, idempote
 
 def idempotent(request, view: APIView, run: Callable[[], Response], *, scope: str) -> Response:
     """Run `run` once per `Idempotency-Key` within `scope` (whose keys these are); without the
-    header it simply runs. A refusal is kept and replayed like a success; a crash is not."""
+    header it simply runs. A refusal is kept and replayed like a success; a crash or a 429 is
+    not."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return run()

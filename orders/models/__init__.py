@@ -6,6 +6,7 @@ from orders.models.orders import Order, OrderHistory, OrderLine, PaymentMethod
 from orders.models.payments import (
     IdempotencyRecord,
     Payment,
+    PaymentAttempt,
     PaymentNotification,
     TestGatewayOperation,
     Transaction,
@@ -27,6 +28,7 @@ __all__ = [
     "OrderHistory",
     "OrderLine",
     "Payment",
+    "PaymentAttempt",
     "PaymentMethod",
     "PaymentNotification",
     "ShippingMethod",

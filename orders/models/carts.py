@@ -61,6 +61,12 @@ class Cart(models.Model):
     checkout_started_at = models.DateTimeField(_("checkout started"), null=True, blank=True)
     hold_expires_at = models.DateTimeField(_("stock held until"), null=True, blank=True)
     completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+    # Set when checkout refused a card payment after too many declines (card testing): the
+    # cart takes no more payments, and the storefront starts a new one.
+    payment_closed_at = models.DateTimeField(_("closed for payment"), null=True, blank=True)
+    payment_closed_reason = models.CharField(
+        _("why it was closed for payment"), max_length=250, blank=True
+    )
 
     class Meta:
         verbose_name = _("cart")

@@ -109,6 +109,70 @@ class Transaction(models.Model):
         return f"{self.kind} {self.amount} {self.status}"
 
 
+class PaymentAttempt(models.Model):
+    """One card payment sent (or refused before it was sent) to the gateway, kept for the
+    fraud checks: who tried (cart, customer, client address), with which card (a keyed hash of
+    the token, never the token) and what came of it. Checkout counts these rows, not a cache,
+    to stop card testing: the limits hold while Redis is down and across processes."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", _("Sent, no answer yet")
+        APPROVED = "approved", _("Approved")
+        DECLINED = "declined", _("Declined")
+        FAILED = "failed", _("The gateway did not answer")
+        REFUSED = "refused", _("Refused before the gateway: too many declines")
+
+    payment = models.OneToOneField(
+        Payment,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="attempt",
+        verbose_name=_("payment"),
+    )
+    cart = models.ForeignKey(
+        "orders.Cart",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="payment_attempts",
+        verbose_name=_("cart"),
+    )
+    channel = models.ForeignKey(
+        "commerce.Channel", on_delete=models.PROTECT, related_name="+", verbose_name=_("channel")
+    )
+    customer = models.ForeignKey(
+        "customers.Customer",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("customer"),
+    )
+    # The address as the API's throttles see it (NUM_PROXIES); blank for staff doors.
+    client_ip = models.CharField(_("client address"), max_length=64, blank=True)
+    token_fingerprint = models.CharField(_("card token fingerprint"), max_length=64, blank=True)
+    currency = models.CharField(_("currency"), max_length=3)
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=3)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
+    reason = models.CharField(_("reason"), max_length=250, blank=True)
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("payment attempt")
+        verbose_name_plural = _("payment attempts")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The three counts checkout makes before each card payment.
+            models.Index(fields=["cart", "created_at"], name="attempt_cart_time"),
+            models.Index(fields=["client_ip", "created_at"], name="attempt_client_time"),
+            models.Index(fields=["token_fingerprint", "created_at"], name="attempt_token_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} {self.amount} {self.currency}"
+
+
 class PaymentNotification(models.Model):
     """A gateway's notification, kept once per its own event id (providers re-send)."""
 

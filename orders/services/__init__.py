@@ -15,6 +15,7 @@ from orders.services.checkout import (
     payment_finish,
     payment_resolve,
 )
+from orders.services.checkout_limits import PaymentClient, TooManyDeclines
 from orders.services.editing import order_edit
 from orders.services.fulfilments import (
     TrackingUpdate,
@@ -58,9 +59,11 @@ from orders.services.routing import order_route
 __all__ = [
     "MarketplaceLine",
     "MarketplaceOrder",
+    "PaymentClient",
     "PaymentDeclined",
     "PaymentInput",
     "SkuLine",
+    "TooManyDeclines",
     "TrackingUpdate",
     "cart_attach",
     "cart_checkout_start",

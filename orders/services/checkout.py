@@ -3,6 +3,8 @@
 1. In a short transaction with the cart locked: re-price the cart, check it is ready, hold its
    stock for ORDERS_CHECKOUT_HOLD_SECONDS (409 naming the short SKU otherwise), and write the
    `Payment` with the gateway's idempotency key and the priced snapshot. Commit.
+   A card payment past a decline limit (card testing, see `checkout_limits`) is refused here
+   with 429, before the gateway, and the cart is closed for payment.
 2. Call the gateway with no transaction open and no row locked (a slow provider blocks nobody).
    Declined: release the hold, leave the cart as it was, 402 with the gateway's reason.
 3. In one transaction with the cart locked again: the hold becomes the order's allocation and
@@ -35,6 +37,15 @@ from orders.discounts import DiscountNotApplicable
 from orders.gateways import GatewayUnavailable
 from orders.models import Cart, Order, Payment, PaymentMethod
 from orders.services.carts import cart_lock, hold_stock
+from orders.services.checkout_limits import (
+    PaymentClient,
+    TooManyDeclines,
+    attempt_open,
+    attempt_refuse,
+    attempt_settle,
+    declines_check,
+    token_fingerprint,
+)
 from orders.services.orders import order_place
 from orders.services.payments import (
     PaymentDeclined,
@@ -143,8 +154,17 @@ def checkout_ready(cart: Cart, payment: PaymentInput) -> None:
     _check_ready(cart, cart_quote(cart), payment)
 
 
-def _prepare(cart: Cart, payment: PaymentInput, expected_total: Decimal | None) -> Payment:
-    """Step 1. Returns the payment to send (or the open one an earlier attempt left)."""
+def _prepare(
+    cart: Cart,
+    payment: PaymentInput,
+    expected_total: Decimal | None,
+    client: PaymentClient | None = None,
+) -> Payment | None:
+    """Step 1. Returns the payment to send (or the open one an earlier attempt left). A card
+    payment past a decline limit is recorded as refused, the cart closed for payment and its
+    hold given back, all committed, and then `TooManyDeclines` raised."""
+    client = client or PaymentClient()
+    refused: TooManyDeclines | None = None
     with transaction.atomic():
         cart = cart_lock(cart)
         if cart.state == Cart.State.COMPLETED:
@@ -160,20 +180,42 @@ def _prepare(cart: Cart, payment: PaymentInput, expected_total: Decimal | None) 
                 % {"total": quote.total, "currency": quote.currency, "expected": expected_total},
                 total=str(quote.total),
             )
-        hold_stock(cart, ttl=timedelta(seconds=settings.ORDERS_CHECKOUT_HOLD_SECONDS))
-        cart.save(update_fields=["hold_expires_at"])
         card = payment.method == PaymentMethod.CARD
-        return Payment.objects.create(
-            cart=cart,
-            method=payment.method,
-            gateway=settings.ORDERS_GATEWAY if card else "",
-            idempotency_key=uuid.uuid4().hex,
-            token=payment.token[:100] if card else "",
-            currency=quote.currency,
-            amount=quote.total,
-            status=Payment.Status.PENDING if card else Payment.Status.AWAITING,
-            snapshot=_snapshot(cart, quote),
-        )
+        fingerprint = token_fingerprint(payment.token) if card else ""
+        if card:
+            try:
+                declines_check(cart, client=client, fingerprint=fingerprint)
+            except TooManyDeclines as exc:
+                refused = exc
+                attempt_refuse(
+                    cart,
+                    client=client,
+                    fingerprint=fingerprint,
+                    amount=quote.total,
+                    currency=quote.currency,
+                    reason=str(exc.detail),
+                )
+                inventory.stock_release(reference=cart.reference)
+                Cart.objects.filter(pk=cart.pk).update(hold_expires_at=None)
+        if refused is None:
+            hold_stock(cart, ttl=timedelta(seconds=settings.ORDERS_CHECKOUT_HOLD_SECONDS))
+            cart.save(update_fields=["hold_expires_at"])
+            prepared = Payment.objects.create(
+                cart=cart,
+                method=payment.method,
+                gateway=settings.ORDERS_GATEWAY if card else "",
+                idempotency_key=uuid.uuid4().hex,
+                token=payment.token[:100] if card else "",
+                currency=quote.currency,
+                amount=quote.total,
+                status=Payment.Status.PENDING if card else Payment.Status.AWAITING,
+                snapshot=_snapshot(cart, quote),
+            )
+            if card:
+                attempt_open(prepared, cart=cart, client=client, fingerprint=fingerprint)
+    if refused is not None:
+        raise refused  # after the commit: the refusal and the closed cart are kept
+    return prepared
 
 
 def _give_back_hold(cart_id: int) -> None:
@@ -185,11 +227,16 @@ def _give_back_hold(cart_id: int) -> None:
 
 
 def checkout_complete(
-    cart: Cart, *, payment: PaymentInput, expected_total: Decimal | None = None
+    cart: Cart,
+    *,
+    payment: PaymentInput,
+    expected_total: Decimal | None = None,
+    client: PaymentClient | None = None,
 ) -> Order:
     """Turn the cart into its order (see the module's steps). Returns the cart's order when it
-    already has one: completing twice never makes a second order."""
-    prepared = _prepare(cart, payment, expected_total)
+    already has one: completing twice never makes a second order. `client` is who pays, for the
+    card-testing limits (`checkout_limits`); the staff doors leave it out."""
+    prepared = _prepare(cart, payment, expected_total, client)
     if prepared is None:
         return Order.objects.get(cart_id=cart.pk)
     if prepared.status == Payment.Status.PENDING:
@@ -201,6 +248,7 @@ def checkout_complete(
             Payment.objects.filter(pk=prepared.pk, status=Payment.Status.PENDING).update(
                 status=Payment.Status.FAILED, error=str(exc)[:250], updated_at=timezone.now()
             )
+            attempt_settle(Payment.objects.get(pk=prepared.pk))
             _give_back_hold(prepared.cart_id)
             raise PaymentGatewayError(str(exc)) from exc
         if prepared.status == Payment.Status.DECLINED:

@@ -7,7 +7,8 @@ signed-in user, else the cart a guest holds), so another caller's key is simply 
 Responses are kept ORDERS_IDEMPOTENCY_TTL_HOURS; a run that has not answered within
 ORDERS_IDEMPOTENCY_LEASE_SECONDS is taken to have died, and a retry may take it over (the
 checkout then finishes or voids what the dead run left, see `orders.services.checkout`).
-Server errors (5xx) are not stored: the retry runs again.
+Server errors (5xx) and 429s are not stored: the retry runs again (a 429 is about the moment,
+not the request; replayed, it would lack the Retry-After its retry needs, as Stripe keeps none).
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def idempotency_begin(*, scope: str, key: str, fingerprint: str) -> Begun:
 
 
 def idempotency_finish(record: IdempotencyRecord, *, status: int, body: Any) -> None:
-    if status >= 500:
+    if status >= 500 or status == 429:
         IdempotencyRecord.objects.filter(pk=record.pk).delete()
         return
     # Encoded as the API renders it (DRF's encoder keeps microseconds; Django's cuts them to

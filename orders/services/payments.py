@@ -19,6 +19,7 @@ from commerce.errors import Conflict, DomainError, ValidationFailed
 from commerce.money import quantize
 from orders.gateways import GatewayResult, GatewayUnavailable, gateway_get
 from orders.models import Order, Payment, PaymentMethod, PaymentNotification, Transaction
+from orders.services.checkout_limits import attempt_settle
 from orders.services.orders import (
     ORDER_PAID,
     ORDER_REFUNDED,
@@ -148,11 +149,14 @@ def _apply_result(payment: Payment, kind: str, result: GatewayResult, *, source:
             )
         else:
             payment.status, payment.error = Payment.Status.DECLINED, result.error[:250]
+            # A declined payment is never sent again: the card token need not be kept.
+            payment.token = ""
     elif kind == T.Kind.CAPTURE and result.success:
         payment.status = Payment.Status.CAPTURED
     elif kind == T.Kind.VOID and result.success:
         payment.status = Payment.Status.VOIDED
-    payment.save(update_fields=["gateway_reference", "status", "error", "updated_at"])
+    payment.save(update_fields=["gateway_reference", "status", "error", "token", "updated_at"])
+    attempt_settle(payment)
 
 
 def payment_authorize(payment: Payment, *, capture: bool, source: str = "api") -> Payment:
