@@ -13,6 +13,8 @@ from commerce.selectors import channel_get_active
 
 
 class StorefrontProductFilter(django_filters.FilterSet):
+    repeatable = ("attr",)  # one attr= per attribute filter (commerce.api.filters)
+
     category = django_filters.CharFilter(
         method="filter_category", label=_("Category slug or id; includes its subcategories")
     )

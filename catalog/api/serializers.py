@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from catalog import availability
 from catalog.models import Category, Product, ProductType, ProductVariant, TaxClass
-from commerce.api.serializers import money_json
+from commerce.api.serializers import MAX_INT32, money_json
 from commerce.models import Channel
 
 
@@ -193,8 +193,10 @@ class VariantInputSerializer(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
     name = serializers.CharField(max_length=250, required=False, allow_blank=True)
     barcode = serializers.CharField(max_length=32, required=False, allow_blank=True)
-    weight_grams = serializers.IntegerField(min_value=0, required=False, allow_null=True)
-    position = serializers.IntegerField(min_value=0, required=False)
+    weight_grams = serializers.IntegerField(
+        min_value=0, max_value=MAX_INT32, required=False, allow_null=True
+    )
+    position = serializers.IntegerField(min_value=0, max_value=MAX_INT32, required=False)
     attributes = serializers.DictField(child=serializers.JSONField(), required=False)
 
 
@@ -266,8 +268,8 @@ class ProductListingOutputSerializer(serializers.Serializer):
 
 class StaffProductOutputSerializer(serializers.ModelSerializer):
     product_type = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    tax_class = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    category = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    tax_class = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     attributes = serializers.SerializerMethodField()
     variants = StaffVariantOutputSerializer(many=True, read_only=True)
     channel_listings = ProductListingOutputSerializer(many=True, read_only=True)

@@ -1,5 +1,4 @@
 from django.db.models import Prefetch
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -60,7 +59,6 @@ class StorefrontView(GenericAPIView):
 
 @extend_schema(tags=["storefront"], parameters=[CHANNEL_PARAMETER])
 class StorefrontProductListView(StorefrontView):
-    filter_backends = [DjangoFilterBackend]
     filterset_class = StorefrontProductFilter
     serializer_class = StorefrontProductOutputSerializer
 

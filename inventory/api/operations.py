@@ -1,14 +1,15 @@
 """Staff API for moving stock in and around: transfers, purchase orders, replenishment."""
 
 from django.db.models import Prefetch
-from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.utils.translation import gettext_lazy
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from commerce.api.permissions import StaffChangePermissions
+from commerce.api.serializers import MAX_UNITS
 from commerce.errors import ValidationFailed
 from inventory import services
 from inventory.api.serializers import LocationField, SkuField
@@ -18,7 +19,7 @@ from inventory.services.stock import location_get
 
 class LineInputSerializer(serializers.Serializer):
     sku = SkuField()
-    quantity = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_UNITS)
 
 
 class TransferInputSerializer(serializers.Serializer):
@@ -250,21 +251,31 @@ class SuggestionOutputSerializer(serializers.Serializer):
     unit_cost = serializers.DecimalField(max_digits=14, decimal_places=3, allow_null=True)
 
 
-def _suggestions(request):
-    code = request.query_params.get("location")
-    window = request.query_params.get("window_days")
-    if window is not None and not window.isdigit():
-        raise ValidationFailed({"window_days": [_("A whole number of days.")]})
-    return services.replenishment_suggestions(
-        location=location_get(code=code) if code else None,
-        window_days=int(window) if window else None,
+class SuggestionQuerySerializer(serializers.Serializer):
+    location = serializers.CharField(required=False, help_text=gettext_lazy("Location code"))
+    # Ten years of history is more than any demand window needs, and keeps the date arithmetic
+    # far from its limits.
+    window_days = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=3650,
+        help_text=gettext_lazy("Days of demand history"),
     )
 
 
-@extend_schema(
-    tags=["staff: inventory"],
-    parameters=[OpenApiParameter("location", str), OpenApiParameter("window_days", int)],
-)
+def _suggestions(request):
+    # A plain dict: from a QueryDict DRF would read `window_days=` as "not given".
+    query = SuggestionQuerySerializer(data=request.query_params.dict())
+    if not query.is_valid():
+        raise ValidationFailed(query.errors)
+    code = query.validated_data.get("location")
+    return services.replenishment_suggestions(
+        location=location_get(code=code) if code else None,
+        window_days=query.validated_data.get("window_days"),
+    )
+
+
+@extend_schema(tags=["staff: inventory"], parameters=[SuggestionQuerySerializer])
 class StaffReplenishmentView(APIView):
     """What to reorder: demand over the window times the supplier lead time + safety stock."""
 

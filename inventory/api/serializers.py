@@ -2,6 +2,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from catalog.models import ProductVariant
+from commerce.api.serializers import MAX_UNITS
 from commerce.models import Channel
 from inventory.models import Reservation, Stock, StockLocation, StockMovement
 
@@ -75,7 +76,7 @@ class StockOutputSerializer(serializers.ModelSerializer):
 class StockAdjustInputSerializer(serializers.Serializer):
     sku = SkuField()
     location = LocationField()
-    delta = serializers.IntegerField()
+    delta = serializers.IntegerField(min_value=-MAX_UNITS, max_value=MAX_UNITS)
     reason = serializers.ChoiceField(
         choices=[
             StockMovement.Reason.ADJUSTMENT,
@@ -91,7 +92,7 @@ class StockAdjustInputSerializer(serializers.Serializer):
 class StockLevelInputSerializer(serializers.Serializer):
     sku = SkuField()
     location = LocationField()
-    quantity = serializers.IntegerField(min_value=0)
+    quantity = serializers.IntegerField(min_value=0, max_value=MAX_UNITS)
 
 
 class StockCountInputSerializer(serializers.Serializer):
@@ -107,7 +108,7 @@ class StockCountInputSerializer(serializers.Serializer):
 class StockMovementOutputSerializer(serializers.ModelSerializer):
     sku = serializers.CharField(source="stock.variant.sku")
     location = serializers.CharField(source="stock.location.code")
-    actor = serializers.CharField(source="actor.get_username", default=None)
+    actor = serializers.CharField(source="actor.get_username", default=None, allow_null=True)
 
     class Meta:
         model = StockMovement
@@ -131,7 +132,7 @@ class StockMovementOutputSerializer(serializers.ModelSerializer):
 
 class ReserveLineInputSerializer(serializers.Serializer):
     sku = SkuField()
-    quantity = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_UNITS)
     line_reference = serializers.CharField(
         max_length=100, required=False, allow_blank=True, default=""
     )

@@ -2,14 +2,15 @@ from datetime import timedelta
 
 from django.db.models import F
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from commerce.api.permissions import StaffChangePermissions
+from commerce.api.schema import ProblemSerializer
 from commerce.errors import NotFound, ValidationFailed
 from commerce.selectors import channel_get_active
 from inventory import selectors, services
@@ -211,7 +212,13 @@ class StaffReservationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             ReservationOutputSerializer(rows, many=True).data, status=status.HTTP_201_CREATED
         )
 
-    @extend_schema(request=ReferenceInputSerializer, responses={200: dict})
+    @extend_schema(
+        request=ReferenceInputSerializer,
+        responses=inline_serializer(
+            "ReleasedOutput",
+            {"reference": serializers.CharField(), "released": serializers.IntegerField()},
+        ),
+    )
     @action(detail=False, methods=["post"], permission_classes=[StaffChangePermissions])
     def release(self, request):
         """Release what a reference holds. Releasing twice changes nothing."""
@@ -222,7 +229,16 @@ class StaffReservationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         )
         return Response({"reference": data.validated_data["reference"], "released": units})
 
-    @extend_schema(request=ReferenceInputSerializer, responses={200: dict})
+    @extend_schema(
+        request=ReferenceInputSerializer,
+        responses={
+            200: inline_serializer(
+                "ShippedOutput",
+                {"reference": serializers.CharField(), "shipped": serializers.IntegerField()},
+            ),
+            404: ProblemSerializer,
+        },
+    )
     @action(detail=False, methods=["post"], permission_classes=[StaffChangePermissions])
     def ship(self, request):
         """Ship everything still allocated to an order reference: on hand goes down."""

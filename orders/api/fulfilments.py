@@ -18,7 +18,6 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
@@ -29,6 +28,12 @@ from commerce.api.permissions import StaffChangePermissions
 from commerce.errors import DomainError, NotFound, ValidationFailed
 from inventory.models import StockLocation
 from orders import selectors, services
+from orders.api.outputs import (
+    FulfilmentDetailOutputSerializer,
+    FulfilmentOutputSerializer,
+    PickListOutputSerializer,
+    TrackingUpdatesOutputSerializer,
+)
 from orders.api.serializers import (
     FulfilmentCollectInputSerializer,
     FulfilmentRerouteInputSerializer,
@@ -85,7 +90,7 @@ class FulfilmentFilter(django_filters.FilterSet):
         return queryset.filter(late) if value == "true" else queryset.exclude(late)
 
 
-@extend_schema(tags=TAG, responses=OpenApiTypes.OBJECT)
+@extend_schema(tags=TAG, responses=FulfilmentDetailOutputSerializer)
 class StaffFulfilmentViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
@@ -101,7 +106,17 @@ class StaffFulfilmentViewSet(
     def get_queryset(self):
         return fulfilment_queryset()
 
-    @extend_schema(operation_id="v1_staff_fulfilments_list")
+    def get_serializer_class(self):
+        # For OPTIONS and the schema: the input of each action, the fulfilment for reads.
+        return {
+            "ship": FulfilmentShipInputSerializer,
+            "collect": FulfilmentCollectInputSerializer,
+            "reroute": FulfilmentRerouteInputSerializer,
+        }.get(self.action, FulfilmentDetailOutputSerializer)
+
+    @extend_schema(
+        operation_id="v1_staff_fulfilments_list", responses=FulfilmentOutputSerializer(many=True)
+    )
     def list(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response([fulfilment_json(f) for f in page])
@@ -192,7 +207,7 @@ class StaffFulfilmentViewSet(
 
 @extend_schema(
     tags=TAG,
-    responses=OpenApiTypes.OBJECT,
+    responses=PickListOutputSerializer,
     parameters=[OpenApiParameter("code", str, OpenApiParameter.PATH, description="Location code")],
 )
 class StaffPickListView(APIView):
@@ -229,8 +244,24 @@ class StaffPickListView(APIView):
 
 @extend_schema(
     tags=TAG,
-    request=TrackingUpdateInputSerializer(many=True),
-    responses=OpenApiTypes.OBJECT,
+    # Any object is taken and answered item by item (a bad report is an `error` result, not a
+    # 400), so the body is described as what is accepted: an object or a list of 1 to 500; the
+    # fields of a report are those of TrackingUpdateInput.
+    request={
+        "application/json": {
+            "oneOf": [
+                {"type": "object"},
+                {
+                    "type": "array",
+                    "items": {"type": "object"},
+                    "minItems": 1,
+                    "maxItems": MAX_TRACKING_UPDATES,
+                },
+            ],
+            "description": "One report (see TrackingUpdateInput) or a list of 1 to 500.",
+        }
+    },
+    responses=TrackingUpdatesOutputSerializer,
 )
 class TrackingUpdatesView(APIView):
     """A carrier's or 3PL's status reports: one object or a list (at most 500). Each is

@@ -9,7 +9,6 @@ sale goes through `orders.services.pos_sale`, the web checkout's services.
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -18,6 +17,7 @@ from rest_framework.views import APIView
 from catalog.models import ProductVariant
 from commerce import geo
 from commerce.api.permissions import StaffModelPermissions
+from commerce.api.schema import ProblemSerializer
 from commerce.errors import NotFound, ValidationFailed
 from commerce.models import Channel
 from customers.models import Customer
@@ -25,6 +25,7 @@ from inventory.models import StockLocation
 from inventory.selectors import availability_by_location
 from orders import services
 from orders.api.idempotent import idempotent
+from orders.api.outputs import PosStockOutputSerializer, StaffOrderOutputSerializer
 from orders.api.serializers import PosSaleInputSerializer, order_json, validated
 from orders.api.storefront import order_with_lines
 from orders.models import Order
@@ -59,7 +60,7 @@ class TillPermissions(StaffModelPermissions):
 @extend_schema(
     tags=TAG,
     request=PosSaleInputSerializer,
-    responses={201: OpenApiTypes.OBJECT},
+    responses={201: StaffOrderOutputSerializer, 402: ProblemSerializer, 422: ProblemSerializer},
     parameters=[IDEMPOTENCY_KEY],
 )
 class PosSaleView(APIView):
@@ -110,7 +111,7 @@ class PosSaleView(APIView):
 
 @extend_schema(
     tags=TAG,
-    responses=OpenApiTypes.OBJECT,
+    responses={200: PosStockOutputSerializer, 404: ProblemSerializer},
     parameters=[
         OpenApiParameter("sku", str, required=True, description="The SKU to look up"),
         OpenApiParameter("store", str, required=True, description="The till's store code"),

@@ -12,6 +12,7 @@ from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from commerce.api.serializers import MAX_ID
 from orders.models import (
     Cart,
     Fulfilment,
@@ -77,7 +78,7 @@ class CartUpdateInputSerializer(serializers.Serializer):
 
 
 class CartLineInputSerializer(serializers.Serializer):
-    variant_id = serializers.IntegerField(required=False, min_value=1)
+    variant_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     sku = serializers.CharField(required=False, max_length=64)
     quantity = serializers.IntegerField(min_value=0, max_value=999)
 
@@ -432,7 +433,9 @@ class PosSaleInputSerializer(serializers.Serializer):
     payment = PaymentInputSerializer(help_text=_("cash or card (a card needs the token)."))
     email = serializers.EmailField(required=False, allow_blank=True, default="")
     phone = serializers.CharField(max_length=30, required=False, allow_blank=True, default="")
-    customer_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    customer_id = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=MAX_ID
+    )
     ship_to = AddressInputSerializer(
         required=False,
         allow_null=True,

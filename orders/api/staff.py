@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import Prefetch
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
@@ -12,6 +11,7 @@ from rest_framework.response import Response
 
 from commerce.api.permissions import StaffChangePermissions
 from orders import services
+from orders.api.outputs import StaffOrderListOutputSerializer, StaffOrderOutputSerializer
 from orders.api.serializers import (
     StaffAmountInputSerializer,
     StaffEditInputSerializer,
@@ -33,7 +33,7 @@ class OrderFilter(django_filters.FilterSet):
         fields = ["status", "payment_status", "payment_method", "flagged", "customer"]
 
 
-@extend_schema(tags=["staff: orders"], responses=OpenApiTypes.OBJECT)
+@extend_schema(tags=["staff: orders"], responses=StaffOrderOutputSerializer)
 class StaffOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Orders of every channel. Actions need the change permission on orders."""
 
@@ -49,7 +49,13 @@ class StaffOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             .order_by("-placed_at", "-id")
         )
 
-    @extend_schema(operation_id="v1_staff_orders_list")
+    def get_serializer_class(self):
+        # For OPTIONS and the schema: the input of each action, the order for reads.
+        return _ACTION_INPUT.get(self.action, StaffOrderOutputSerializer)
+
+    @extend_schema(
+        operation_id="v1_staff_orders_list", responses=StaffOrderListOutputSerializer(many=True)
+    )
     def list(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response([order_json(o) for o in page])
@@ -145,3 +151,14 @@ class StaffOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         return self._done(
             services.order_flag(self.get_object(), reason="", flagged=False, actor=request.user)
         )
+
+
+_ACTION_INPUT = {
+    "capture": StaffAmountInputSerializer,
+    "refund": StaffAmountInputSerializer,
+    "settle": StaffAmountInputSerializer,
+    "cancel": StaffReasonInputSerializer,
+    "edit": StaffEditInputSerializer,
+    "hold": StaffReasonInputSerializer,
+    "flag": StaffReasonInputSerializer,
+}

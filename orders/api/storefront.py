@@ -17,13 +17,24 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
+from commerce.api.pagination import PageNumberPagination
+from commerce.api.schema import ProblemSerializer
 from commerce.errors import NotFound, ValidationFailed
 from commerce.selectors import channel_get_active
 from customers.models import Customer
 from orders import services
 from orders.api.idempotent import idempotent
+from orders.api.outputs import (
+    CartOutputSerializer,
+    NotificationResultSerializer,
+    OrderOutputSerializer,
+    PickupStoreOutputSerializer,
+    ShippingMethodsOutputSerializer,
+    TrackedOrderOutputSerializer,
+)
 from orders.api.serializers import (
     CartCreateInputSerializer,
     CartLineInputSerializer,
@@ -87,7 +98,7 @@ class StorefrontView(APIView):
 
 
 @extend_schema(
-    tags=TAG_CART, request=CartCreateInputSerializer, responses={201: OpenApiTypes.OBJECT}
+    tags=TAG_CART, request=CartCreateInputSerializer, responses={201: CartOutputSerializer}
 )
 class CartCreateView(StorefrontView):
     """Start a cart in a channel. Keep the `token`: it is the cart's only key for a guest."""
@@ -104,18 +115,18 @@ class CartCreateView(StorefrontView):
 class CartView(StorefrontView):
     """The cart priced now: current prices, discounts, shipping, tax and any problems."""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=CartOutputSerializer)
     def get(self, request, token):
         return cart_response(cart_for(request, token))
 
-    @extend_schema(request=CartUpdateInputSerializer, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=CartUpdateInputSerializer, responses=CartOutputSerializer)
     def patch(self, request, token):
         cart = cart_for(request, token)
         d = validated(CartUpdateInputSerializer, request.data, partial=True)
         return cart_response(services.cart_update(cart, **d))
 
 
-@extend_schema(tags=TAG_CART, request=CartLineInputSerializer, responses=OpenApiTypes.OBJECT)
+@extend_schema(tags=TAG_CART, request=CartLineInputSerializer, responses=CartOutputSerializer)
 class CartLinesView(StorefrontView):
     """Add a variant (by id or SKU); its quantity adds to a line already there."""
 
@@ -127,19 +138,19 @@ class CartLinesView(StorefrontView):
 
 @extend_schema(tags=TAG_CART)
 class CartLineView(StorefrontView):
-    @extend_schema(request=CartLineQuantitySerializer, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=CartLineQuantitySerializer, responses=CartOutputSerializer)
     def put(self, request, token, variant_id):
         cart = cart_for(request, token)
         d = validated(CartLineQuantitySerializer, request.data)
         return cart_response(services.cart_line_set(cart, variant_id=variant_id, **d))
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=CartOutputSerializer)
     def delete(self, request, token, variant_id):
         cart = cart_for(request, token)
         return cart_response(services.cart_line_set(cart, variant_id=variant_id, quantity=0))
 
 
-@extend_schema(tags=TAG_CART, responses=OpenApiTypes.OBJECT)
+@extend_schema(tags=TAG_CART, responses=ShippingMethodsOutputSerializer)
 class CartShippingMethodsView(StorefrontView):
     """Shipping methods that deliver to the cart's address, with their price for this cart and
     the estimated delivery date (from where the cart would most likely ship; null when no
@@ -180,7 +191,7 @@ class CartShippingMethodsView(StorefrontView):
         )
 
 
-@extend_schema(tags=TAG_CART, responses=OpenApiTypes.OBJECT)
+@extend_schema(tags=TAG_CART, responses=PickupStoreOutputSerializer(many=True))
 class CartPickupStoresView(StorefrontView):
     """Stores of the channel where the cart can be picked up, and whether each has it all now."""
 
@@ -200,7 +211,7 @@ class CartPickupStoresView(StorefrontView):
         )
 
 
-@extend_schema(tags=TAG_CART, request=None, responses=OpenApiTypes.OBJECT)
+@extend_schema(tags=TAG_CART, request=None, responses=CartOutputSerializer)
 class CartCheckoutView(StorefrontView):
     """POST: the buyer starts checkout; the cart's stock is held (`stock_held_until`), or 409
     names the SKU that is short. DELETE: give the held stock back."""
@@ -215,7 +226,7 @@ class CartCheckoutView(StorefrontView):
 @extend_schema(
     tags=TAG_CART,
     request=CheckoutCompleteInputSerializer,
-    responses={201: OpenApiTypes.OBJECT},
+    responses={201: OrderOutputSerializer, 402: ProblemSerializer, 422: ProblemSerializer},
     parameters=[
         OpenApiParameter(
             "Idempotency-Key",
@@ -231,7 +242,9 @@ class CartCheckoutView(StorefrontView):
 class CartCompleteView(StorefrontView):
     """Place the order: re-price, hold the stock, take the payment, make the order. 201 with the
     order; 402 when the payment is declined (nothing is left behind, the cart is unchanged);
-    409 when a SKU is short or the total changed (`expected_total`)."""
+    409 when a SKU is short or the total changed (`expected_total`); 429 `too_many_declines`
+    (with Retry-After) after too many declined cards on the cart, from the client or with the
+    card: the gateway is not called and the cart is closed for payment (start a new cart)."""
 
     def post(self, request, token):
         cart = cart_for(request, token)
@@ -249,6 +262,9 @@ class CartCompleteView(StorefrontView):
             cart,
             payment=services.PaymentInput(**d["payment"]),
             expected_total=d.get("expected_total"),
+            # The address as the throttles see it (behind NUM_PROXIES proxies): card testing
+            # is limited per client as well as per cart and card.
+            client=services.PaymentClient(ip=(BaseThrottle().get_ident(self.request) or "")[:64]),
         )
         return Response(order_json(order_with_lines(order)), status=status.HTTP_201_CREATED)
 
@@ -276,9 +292,11 @@ def orders_for_customer(customer: Customer):
     )
 
 
-@extend_schema(tags=TAG_ORDERS, responses=OpenApiTypes.OBJECT)
+@extend_schema(tags=TAG_ORDERS, responses=OrderOutputSerializer(many=True))
 class MyOrdersView(APIView):
     """The signed-in customer's orders, newest first (every channel)."""
+
+    pagination_class = PageNumberPagination  # for the schema: the list below is paged
 
     def get_permissions(self):
         from customers.api.permissions import IsCustomer
@@ -287,14 +305,12 @@ class MyOrdersView(APIView):
 
     @extend_schema(operation_id="v1_orders_list")
     def get(self, request):
-        from commerce.api.pagination import PageNumberPagination
-
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(orders_for_customer(request.customer), request, self)
         return paginator.get_paginated_response([order_json(o) for o in page])
 
 
-@extend_schema(tags=TAG_ORDERS, responses=OpenApiTypes.OBJECT)
+@extend_schema(tags=TAG_ORDERS, responses=TrackedOrderOutputSerializer)
 class MyOrderView(MyOrdersView):
     """One of the signed-in customer's orders, with its `fulfilments` (tracking)."""
 
@@ -305,12 +321,16 @@ class MyOrderView(MyOrdersView):
         return Response(order_with_tracking(order))
 
 
-@extend_schema(tags=TAG_ORDERS, request=OrderLookupInputSerializer, responses=OpenApiTypes.OBJECT)
+@extend_schema(
+    tags=TAG_ORDERS,
+    request=OrderLookupInputSerializer,
+    responses={200: TrackedOrderOutputSerializer, 404: ProblemSerializer},
+)
 class OrderLookupView(StorefrontView):
     """A guest's order by its number and the e-mail it was placed with (404 for any mismatch),
     with its `fulfilments` (tracking)."""
 
-    throttle_scope = "customer_sign_in"
+    throttle_scope = "order_lookup"
 
     def get_throttles(self):
         from customers.api.permissions import SignInThrottle
@@ -329,7 +349,9 @@ class OrderLookupView(StorefrontView):
         return Response(order_with_tracking(order_with_lines(order)))
 
 
-@extend_schema(tags=["payments"], request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+@extend_schema(
+    tags=["payments"], request=OpenApiTypes.OBJECT, responses=NotificationResultSerializer
+)
 class PaymentNotificationView(StorefrontView):
     """The payment provider's notifications, signed (`Gateway-Signature`: HMAC-SHA256 of the
     body). Delivered twice or out of order, each has its effect once."""
