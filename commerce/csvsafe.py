@@ -14,6 +14,9 @@ Importers of our own exports read cells through `cell_restore`, which removes ex
 apostrophe `cell_neutralise` added: a value that itself starts with apostrophes before a
 dangerous character gets one more on the way out and loses one on the way back, so every text
 survives an export and re-import unchanged.
+
+Written here rather than taken from defusedcsv: that wraps `csv.writer` only, while the XLSX
+exports need the same rule, and it offers no way back for our importers.
 """
 
 from __future__ import annotations

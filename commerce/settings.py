@@ -4,6 +4,7 @@ The defaults give the embedded runtime (SQLite file, a filesystem broker) so tha
 no server; production sets DATABASE_URL, REDIS_URL and the security variables.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -44,9 +45,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our static files, no CDN
     "django_celery_beat",
     # The product, bottom layer first (see docs/architecture.md).
     "commerce",
@@ -60,6 +63,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every log line of the request, other middleware's included, carries its id.
+    "commerce.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -69,6 +74,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "commerce.urls"
@@ -114,6 +121,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Throttling counts live here: give production a shared cache (CACHE_URL=redis://host:6379/1,
 # another database than the broker's), or each process counts on its own.
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"].endswith("RedisCache"):
+    # A Redis that hangs must not hold the request: the throttles fall back after this long.
+    CACHES["default"].setdefault("OPTIONS", {}).update(socket_connect_timeout=1, socket_timeout=1)
 
 # --- Security -------------------------------------------------------------------------------
 
@@ -132,7 +142,47 @@ SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 315
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Container and load-balancer probes speak plain HTTP to the server itself.
+SECURE_REDIRECT_EXEMPT = [r"^health/"]
 X_FRAME_OPTIONS = "DENY"
+
+# --- Sign-in: lockouts and API tokens --------------------------------------------------------
+
+# Axes first: it refuses a locked-out sign-in before any password is checked. Every
+# authenticate() call must pass request= (Axes needs it to know who is asking).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failures are counted in the database, not the cache: a lockout must hold while Redis is down
+# (with the cache handler an outage would forget every count and let guessing resume), and it
+# must be shared by every process and survive restarts. A failure costs a few small writes.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_VERBOSE = False  # no banner on every manage.py command
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+# Counted per user name and client address together: a guesser is stopped, but nobody can lock
+# a colleague (or a customer) out from another address by typing their name.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The lock lasts the cool-off stated on the page, however often the locked client retries.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# The same client address as the API throttles (NUM_PROXIES below).
+AXES_CLIENT_IP_CALLABLE = "commerce.client_ip.client_ip"
+AXES_LOCKOUT_CALLABLE = "commerce.lockout.lockout_response"
+
+# API tokens (django-rest-knox) are stored as SHA-512 digests and expire. A customer's token
+# lasts TOKEN_TTL from its last use, but never longer than AUTO_REFRESH_MAX_TTL after sign-in;
+# staff tokens (`manage.py create_api_token`) keep the expiry they were issued with.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=env.int("API_TOKEN_CUSTOMER_TTL_DAYS", default=14)),
+    "AUTO_REFRESH": True,
+    "AUTO_REFRESH_MAX_TTL": timedelta(days=env.int("API_TOKEN_CUSTOMER_MAX_DAYS", default=90)),
+    # Clients keep sending `Authorization: Token <token>`.
+    "AUTH_HEADER_PREFIX": "Token",
+}
+API_TOKEN_STAFF_TTL_DAYS = env.int("API_TOKEN_STAFF_TTL_DAYS", default=30)
 
 # --- Language, time, money ------------------------------------------------------------------
 
@@ -170,23 +220,41 @@ SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 
 # --- REST API -------------------------------------------------------------------------------
 
+# A body larger than this (files aside) is refused with a 413 problem before it is parsed.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes anonymous calls to staff endpoints 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "commerce.api.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["commerce.api.permissions.StaffModelPermissions"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # django-filter, strict about booleans, repeated parameters and UTC offsets.
+    "DEFAULT_FILTER_BACKENDS": ["commerce.api.filters.FilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "commerce.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular, plus the problem answers each operation can give (commerce/api/schema.py).
+    "DEFAULT_SCHEMA_CLASS": "commerce.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "commerce.api.problems.problem_exception_handler",
+    # JSON (over-deep nesting is a 400, not a RecursionError) and forms read as plain objects.
+    "DEFAULT_PARSER_CLASSES": [
+        "commerce.api.parsers.JSONParser",
+        "commerce.api.parsers.FormParser",
+        "commerce.api.parsers.MultiPartParser",
+    ],
+    # OPTIONS lists the allowed methods even on actions without a serializer class.
+    "DEFAULT_METADATA_CLASS": "commerce.api.metadata.SafeMetadata",
     "DEFAULT_THROTTLE_RATES": {
         "anon": "600/min",
         "user": "1200/min",
         # Sign-in and password reset, per client address: slows down password guessing.
         "customer_sign_in": env.str("THROTTLE_CUSTOMER_SIGN_IN", default="10/min"),
+        # Buckets of their own, so a burst of sign-ups or order look-ups locks nobody out of
+        # signing in. Registrations: an office or a mobile network shares one address.
+        "customer_register": env.str("THROTTLE_CUSTOMER_REGISTER", default="20/hour"),
+        # A guest's order by number and e-mail: slows down guessing either.
+        "order_lookup": env.str("THROTTLE_ORDER_LOOKUP", default="10/min"),
         "password_reset": env.str("THROTTLE_PASSWORD_RESET", default="5/hour"),
         # Using a link: its token is unguessable, so this only stops hammering.
         "password_reset_confirm": env.str("THROTTLE_PASSWORD_RESET_CONFIRM", default="20/hour"),
@@ -196,6 +264,13 @@ REST_FRAMEWORK = {
     # one per request); behind N proxies that append to it, set NUM_PROXIES=N.
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
+# While the cache holding the throttle counters is unreachable: "local" counts in each process's
+# memory (customers can still sign in; guessing stays limited, per process), "refuse" answers 503
+# with Retry-After. See docs/customers.md.
+THROTTLE_WHEN_CACHE_DOWN = env.str("THROTTLE_WHEN_CACHE_DOWN", default="local")
+THROTTLE_CACHE_DOWN_RETRY_AFTER = env.int("THROTTLE_CACHE_DOWN_RETRY_AFTER", default=30)
+if THROTTLE_WHEN_CACHE_DOWN not in ("local", "refuse"):
+    raise ImproperlyConfigured('THROTTLE_WHEN_CACHE_DOWN must be "local" or "refuse".')
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Unified Commerce API",
@@ -204,6 +279,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # The docs pages load Swagger UI and ReDoc from our own static files (a pinned copy in
+    # drf-spectacular-sidecar), so they work without internet and never change under us.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Several models have a `kind`: name each enum after its model instead of a hashed name
     # ("KindD1bEnum") that changes whenever the choices do.
     "ENUM_NAME_OVERRIDES": {
@@ -237,10 +317,17 @@ else:
         "socket_connect_timeout": 2,
         "socket_timeout": 5,
     }
+if CELERY_BROKER_URL.startswith("redis://"):
+    # kombu's Redis transport, fixed so that a broker outage cannot stop the worker with
+    # "Unrecoverable error: AttributeError(... 'hostname')" (celery 5.7.0; see commerce/broker.py).
+    CELERY_BROKER_TRANSPORT = "commerce.broker:RedisTransport"
 # Publishing after commit must never hold a request: the outbox relay covers a failed publish.
 OUTBOX_PUBLISH_TIMEOUT = env.float("OUTBOX_PUBLISH_TIMEOUT", default=1.0)
 OUTBOX_RELAY_GRACE_SECONDS = env.int("OUTBOX_RELAY_GRACE_SECONDS", default=30)
 OUTBOX_RELAY_BATCH = env.int("OUTBOX_RELAY_BATCH", default=500)
+# An event whose consumers failed this many times is dead-lettered: shown in the admin, which can
+# retry it, and no longer taken by the relay.
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)
 
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -250,6 +337,10 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# On a lost broker connection, tasks already running finish (they are idempotent: a redelivery
+# has no second effect) rather than being killed; chosen explicitly, as Celery 6 changes the
+# default, and its cancelling path has a crash of its own on reconnect (celery/celery#9250).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Defaults that django-celery-beat copies into the database; staff edit them in the admin.
@@ -274,18 +365,75 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.purge_idempotency_keys",
         "schedule": crontab(minute=45, hour=3),
     },
+    # Beat's and a worker's sign of life for /health/ready/ (commerce/health.py).
+    "record-heartbeat": {"task": "commerce.record_heartbeat", "schedule": 30.0},
 }
+# Celery logs through LOGGING below (JSON in production) instead of its own root handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Health ---------------------------------------------------------------------------------
+
+# /health/ready/ answers 503 when beat or a worker has not been heard of for this long (the
+# heartbeat runs every 30 s), or an event has been due for dispatch this long (the relay runs
+# every 15 s: it is stuck, or the workers cannot keep up).
+HEALTH_HEARTBEAT_MAX_AGE_SECONDS = env.int("HEALTH_HEARTBEAT_MAX_AGE_SECONDS", default=120)
+HEALTH_OUTBOX_MAX_DELAY_SECONDS = env.int("HEALTH_OUTBOX_MAX_DELAY_SECONDS", default=300)
+# Each dependency's probe gives up after this long.
+HEALTH_CHECK_TIMEOUT_SECONDS = env.float("HEALTH_CHECK_TIMEOUT_SECONDS", default=3.0)
 
 # --- Logging --------------------------------------------------------------------------------
 
+# One JSON object per line in production (for a log collector), plain text with DEBUG; every
+# line carries the id of the request (X-Request-ID) or Celery task it belongs to.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "commerce.log.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "timestamp": False,
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # A failing check is reported once by commerce.health, without a traceback per check.
+        "health_check": {"level": "ERROR"},
+    },
 }
+
+# --- Error reporting ------------------------------------------------------------------------
+
+# Off unless SENTRY_DSN is set: any Sentry-compatible service (Sentry, GlitchTip, ...) takes
+# the web's and the workers' unhandled errors. No personal data is sent.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=SENTRY_ENVIRONMENT,
+        release=env.str("SENTRY_RELEASE", default="") or None,
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+        send_default_pii=False,
+        integrations=[DjangoIntegration(), CeleryIntegration()],
+    )
 
 # --- Product settings -----------------------------------------------------------------------
 
@@ -335,12 +483,41 @@ ORDERS_IDEMPOTENCY_LEASE_SECONDS = env.int("ORDERS_IDEMPOTENCY_LEASE_SECONDS", d
 # Card payments: "capture" charges at checkout; "authorize" only reserves the amount, and staff
 # (or fulfilment) capture it later.
 ORDERS_CARD_CAPTURE = env.str("ORDERS_CARD_CAPTURE", default="capture")
+# The payment provider's code: a gateway registered by an app (see orders/gateways.py and the
+# README's Production section). "test" is the built-in test gateway, which takes made-up card
+# tokens: it exists only with DEBUG on or ORDERS_ALLOW_TEST_GATEWAY=1 (the test suite, a
+# staging set-up), and a server with DEBUG off refuses to start on it otherwise.
 ORDERS_GATEWAY = env.str("ORDERS_GATEWAY", default="test")
+ORDERS_ALLOW_TEST_GATEWAY = env.bool("ORDERS_ALLOW_TEST_GATEWAY", default=False)
+ORDERS_TEST_GATEWAY_ENABLED = DEBUG or ORDERS_ALLOW_TEST_GATEWAY
 # The test gateway signs its notifications with this secret (HMAC-SHA256 of the body).
-ORDERS_TEST_GATEWAY_SECRET = env.str("ORDERS_TEST_GATEWAY_SECRET", default="test-gateway-secret")
+_DEVELOPMENT_TEST_GATEWAY_SECRET = "test-gateway-secret"
+# (An empty value, as docker-compose passes an unset variable, counts as unset.)
+ORDERS_TEST_GATEWAY_SECRET = (
+    env.str("ORDERS_TEST_GATEWAY_SECRET", default="") or _DEVELOPMENT_TEST_GATEWAY_SECRET
+)
+if not ORDERS_TEST_GATEWAY_ENABLED and ORDERS_GATEWAY == "test":
+    raise ImproperlyConfigured(
+        "ORDERS_GATEWAY is the built-in test gateway while DEBUG is off: it accepts made-up "
+        "cards. Set ORDERS_GATEWAY to your payment provider's gateway (see the README's "
+        "Production section), or set ORDERS_ALLOW_TEST_GATEWAY=1 for a test or staging "
+        "server, or DEBUG=1 for local development."
+    )
 # Seconds the test gateway's `tok_slow` card waits before answering (tests of locking).
 ORDERS_TEST_GATEWAY_SLOW_SECONDS = env.float("ORDERS_TEST_GATEWAY_SLOW_SECONDS", default=3.0)
 # Orders are numbered from here upward (the order's id added), in every channel.
 ORDERS_NUMBER_START = env.int("ORDERS_NUMBER_START", default=100000)
 # A pickup order not collected this many days after it was ready is flagged for follow-up.
 ORDERS_PICKUP_COLLECT_DAYS = env.int("ORDERS_PICKUP_COLLECT_DAYS", default=7)
+# Card testing: declined card payments allowed per cart, per client address (in a window) and
+# per card token (in a window) before checkout refuses with 429 without calling the gateway.
+# Counted from the database (orders.PaymentAttempt), so they hold while Redis is down.
+ORDERS_DECLINES_PER_CART = env.int("ORDERS_DECLINES_PER_CART", default=3)
+ORDERS_DECLINES_PER_CLIENT = env.int("ORDERS_DECLINES_PER_CLIENT", default=10)
+ORDERS_DECLINES_CLIENT_WINDOW_SECONDS = env.int(
+    "ORDERS_DECLINES_CLIENT_WINDOW_SECONDS", default=3600
+)
+ORDERS_DECLINES_PER_TOKEN = env.int("ORDERS_DECLINES_PER_TOKEN", default=3)
+ORDERS_DECLINES_TOKEN_WINDOW_SECONDS = env.int(
+    "ORDERS_DECLINES_TOKEN_WINDOW_SECONDS", default=86400
+)

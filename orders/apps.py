@@ -7,6 +7,6 @@ class OrdersConfig(AppConfig):
     verbose_name = _("Orders")
 
     def ready(self) -> None:
-        from orders import consumers
+        from orders import checks, consumers  # noqa: F401  (checks registers the system checks)
 
         consumers.register()

@@ -204,13 +204,33 @@ class TestGateway:
         return hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
-_GATEWAYS: dict[str, Gateway] = {"test": TestGateway()}
+# The test gateway takes made-up cards and, with its development secret, forged notifications:
+# with DEBUG off it exists only where ORDERS_ALLOW_TEST_GATEWAY=1 says so (commerce/settings.py).
+_GATEWAYS: dict[str, Gateway] = (
+    {"test": TestGateway()} if settings.ORDERS_TEST_GATEWAY_ENABLED else {}
+)
+
+
+class UnknownGateway(LookupError):
+    """No gateway of that code is registered: a notification for a provider we do not use, or
+    a payment taken through a gateway since removed (orders.E001 stops a deployment whose
+    `ORDERS_GATEWAY` names none)."""
 
 
 def gateway_get(code: str | None = None) -> Gateway:
-    return _GATEWAYS[code or settings.ORDERS_GATEWAY]
+    code = code or settings.ORDERS_GATEWAY
+    try:
+        return _GATEWAYS[code]
+    except KeyError:
+        raise UnknownGateway(f"No payment gateway {code!r} is registered.") from None
+
+
+def registered_gateway_codes() -> set[str]:
+    return set(_GATEWAYS)
 
 
 def gateway_register(gateway: Gateway) -> None:
-    """Plug in a provider (an app's `ready()`): `ORDERS_GATEWAY` then names its code."""
+    """Plug in a provider: an object with the `Gateway` methods, registered from an app's
+    `AppConfig.ready()`; `ORDERS_GATEWAY` then names its code. Its credentials come from the
+    environment, never from the image (see the README's Production section)."""
     _GATEWAYS[gateway.code] = gateway

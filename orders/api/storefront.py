@@ -47,7 +47,7 @@ from orders.api.serializers import (
     order_json,
     validated,
 )
-from orders.gateways import gateway_get
+from orders.gateways import UnknownGateway, gateway_get
 from orders.models import Cart, Order, OrderLine
 from orders.services import delivery
 from orders.services.carts import pickup_stores
@@ -361,7 +361,7 @@ class PaymentNotificationView(StorefrontView):
     def post(self, request, gateway):
         try:
             provider = gateway_get(gateway)
-        except KeyError as exc:
+        except UnknownGateway as exc:
             raise NotFound(_("Unknown gateway.")) from exc
         body = request.body
         if not provider.verify_notification(body, request.headers.get("Gateway-Signature", "")):

@@ -295,6 +295,15 @@ def test_a_signed_notification_that_is_not_a_json_object_is_a_400(shop):
 
 
 @pytest.mark.django_db
+def test_a_notification_for_a_gateway_we_do_not_use_is_a_404_problem(shop):
+    response = client().post("/api/v1/payments/notifications/acme/", data={}, format="json")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/problem+json")
+    assert not PaymentNotification.objects.exists()
+
+
+@pytest.mark.django_db
 def test_a_notification_about_a_payment_we_do_not_know_is_acknowledged(shop):
     response = notify(
         client(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -16,7 +17,8 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.db.models import Q, Sum
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
+from knox.crypto import hash_token
+from knox.models import AuthToken
 
 from catalog.models import (
     Attribute,
@@ -45,6 +47,7 @@ from customers.models import (
     SegmentMembership,
 )
 from customers.services import account_authenticate
+from demo.services import OPERATIONS_TOKEN
 from inventory.selectors import stock_reconcile
 from orders.models import (
     Cart,
@@ -83,6 +86,9 @@ PRODUCTION = {
     "DEBUG": "0",
     "SECRET_KEY": secrets.token_urlsafe(50),
     "ALLOWED_HOSTS": "shop.example.com",
+    # No real gateway exists here: a staging set-up on the test gateway, with a secret of its own.
+    "ORDERS_ALLOW_TEST_GATEWAY": "1",
+    "ORDERS_TEST_GATEWAY_SECRET": secrets.token_urlsafe(32),
 }
 
 
@@ -139,7 +145,7 @@ SEEDED_MODELS = [
     BundleComponent,
     get_user_model(),
     Group,
-    Token,
+    AuthToken,
     Customer,
     Address,
     Consent,
@@ -215,14 +221,30 @@ def test_seed_demo_run_twice_duplicates_nothing(seeded):
     assert seeded_counts() == seeded
 
 
-def test_seed_demo_gives_the_catalogue_manager_a_working_token(seeded, api_client):
-    token = Token.objects.get(user__username="catalogue")
-    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+def test_seed_demo_gives_the_catalogue_manager_a_working_token(db, api_client):
+    out = io.StringIO()
+    call_command("seed_demo", **SEED, stdout=out, stderr=io.StringIO())
+    token = re.search(r"catalogue staff, API token (\w+)\)", out.getvalue()).group(1)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
 
     response = api_client.get("/api/v1/staff/products/", {"page_size": 1})
 
     assert response.status_code == 200
     assert response.json()["count"] == 32
+
+
+def test_seed_demo_operations_token_works_as_the_readme_prints_it(seeded, api_client):
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {OPERATIONS_TOKEN}")
+
+    response = api_client.get("/api/v1/staff/orders/", {"page_size": 1})
+
+    assert response.status_code == 200
+    assert response.json()["count"] == 30
+    # Stored as knox stores any token: a digest and a lookup key, never the token itself.
+    [row] = AuthToken.objects.filter(user__username="operations")
+    assert row.digest == hash_token(OPERATIONS_TOKEN)
+    assert OPERATIONS_TOKEN not in (row.digest, row.token_key)
+    assert timedelta(days=29) < row.expiry - timezone.now() <= timedelta(days=30)
 
 
 def test_seed_demo_creates_customers_with_purchases_points_segments_and_orders(seeded):

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from commerce.models import Channel
-from demo.services import OPERATIONS_TOKEN
+from demo.services import OPERATIONS_TOKEN, operations_token_refresh
 
 
 class Command(BaseCommand):
@@ -29,6 +29,8 @@ class Command(BaseCommand):
         if reseed or not Channel.objects.exists():
             self.stdout.write("Loading demo data…")
             call_command("seed_demo", products=products)
+        # The fixed demo token expires like any staff token; each start renews it.
+        operations_token_refresh()
         python = sys.executable
         processes = [
             subprocess.Popen(
