@@ -7,9 +7,11 @@ redirect and secure cookies stay on.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import pytest
+from _pytest.nodeid import NodeId
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -38,6 +40,24 @@ from tests.factories import (
 
 # What the browser and the TLS-terminating proxy send in production.
 HTTPS = {"HTTP_HOST": "testserver", "HTTP_X_FORWARDED_PROTO": "https"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test has an id of its own.
+
+    schemathesis makes one test per API operation, but under pytest 9 they all get the bare
+    function's id (its items carry the operation in their name, not as a parameter). pytest-xdist
+    hands work out by id, so the parallel run made one of the 120 operations' tests and reported
+    success. The operation goes into the id here, and a collection whose ids still repeat stops
+    the run instead of losing tests quietly.
+    """
+    for item in items:
+        if getattr(item, "operation_label", None) and "[" not in item.nodeid:
+            item._id = NodeId.parse(f"{item.parent.nodeid}::{item.name}")
+    counts = Counter(item.nodeid for item in items)
+    repeated = sorted(nodeid for nodeid, count in counts.items() if count > 1)
+    if repeated:
+        raise pytest.UsageError(f"tests share an id, so some would not run: {repeated[:5]}")
 
 
 @pytest.fixture
