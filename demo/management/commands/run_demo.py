@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from commerce.celery import app
 from commerce.models import Channel
 from demo.services import OPERATIONS_TOKEN, operations_token_refresh
 
@@ -29,6 +30,11 @@ class Command(BaseCommand):
         if reseed or not Channel.objects.exists():
             self.stdout.write("Loading demo data…")
             call_command("seed_demo", products=products)
+            # The seed dispatched its events itself; the hand-offs it also queued in the file
+            # broker would only keep the worker busy with no-ops (and its heartbeat, so
+            # /health/ready/, waiting) for the demo's first minutes.
+            purged = app.control.purge()
+            self.stdout.write(f"Broker: {purged} queued hand-off(s) of dispatched events dropped.")
         # The fixed demo token expires like any staff token; each start renews it.
         operations_token_refresh()
         python = sys.executable
