@@ -221,10 +221,15 @@ class StaffOrderListOutputSerializer(OrderOutputSerializer):
     """An order in the staff list (the buyer's view of it)."""
 
 
+class StaffOrderLineOutputSerializer(OrderLineOutputSerializer):
+    id = serializers.IntegerField(help_text=_("What the edit action's `quantities` are keyed by."))
+
+
 class StaffOrderOutputSerializer(OrderOutputSerializer):
-    """An order as staff see it: with payments, history, routing and fulfilments."""
+    """An order as staff see it: with line ids, payments, history, routing and fulfilments."""
 
     id = serializers.IntegerField()
+    lines = StaffOrderLineOutputSerializer(many=True)
     customer_id = serializers.IntegerField(allow_null=True)
     phone = serializers.CharField(allow_blank=True)
     authorized_total = Money()

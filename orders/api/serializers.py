@@ -177,6 +177,7 @@ def cart_json(cart: Cart, quote: CartQuote) -> dict[str, Any]:
 
 def order_json(order: Order, *, staff: bool = False) -> dict[str, Any]:
     c = order.currency
+    lines = list(order.lines.all())
     data = {
         "number": order.number,
         "channel": order.channel.code,
@@ -199,7 +200,7 @@ def order_json(order: Order, *, staff: bool = False) -> dict[str, Any]:
                 "tax_rate": str(line.tax_rate),
                 "tax": money(line.tax, c),
             }
-            for line in order.lines.all()
+            for line in lines
         ],
         "subtotal": money(order.subtotal, c),
         "discount_total": money(order.discount_total, c),
@@ -223,6 +224,9 @@ def order_json(order: Order, *, staff: bool = False) -> dict[str, Any]:
         "placed_at": order.placed_at,
     }
     if staff:
+        # Staff edit lines by id (`quantities` of the edit action): each line says its own.
+        for line_data, line in zip(data["lines"], lines, strict=True):
+            line_data["id"] = line.pk
         data.update(
             {
                 "id": order.pk,

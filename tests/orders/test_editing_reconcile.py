@@ -157,6 +157,36 @@ def test_staff_edit_through_the_api(shop, api_client):
     assert Order.objects.get(pk=order.pk).paid_total == D("7060")
 
 
+@pytest.mark.django_db
+def test_staff_read_line_ids_from_the_order_and_edit_by_them(shop, api_client):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import StaffFactory, token_for
+
+    order = place(shop, [("TEE-RED-M", 1), ("TEE-BLUE-M", 2)])
+    staff = StaffFactory()
+    staff.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_order", "change_order"])
+    )
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(staff)}")
+
+    lines = api_client.get(f"/api/v1/staff/orders/{order.number}/").json()["lines"]
+    ids = {line["sku"]: line["id"] for line in lines}
+    assert set(ids) == {"TEE-RED-M", "TEE-BLUE-M"}
+    r = api_client.post(
+        f"/api/v1/staff/orders/{order.number}/edit/",
+        {"quantities": {str(ids["TEE-BLUE-M"]): 1}, "reason": "phone"},
+        format="json",
+    )
+
+    assert r.status_code == 200, r.content
+    assert {line["sku"]: line["quantity"] for line in r.json()["lines"]} == {
+        "TEE-RED-M": 1,
+        "TEE-BLUE-M": 1,
+    }
+    assert dict(order.lines.values_list("sku", "quantity")) == {"TEE-RED-M": 1, "TEE-BLUE-M": 1}
+
+
 def dispatch_all() -> None:
     from commerce.events import dispatch
 
