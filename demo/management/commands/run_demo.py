@@ -32,7 +32,9 @@ class Command(BaseCommand):
             call_command("seed_demo", products=products)
             # The seed dispatched its events itself; the hand-offs it also queued in the file
             # broker would only keep the worker busy with no-ops (and its heartbeat, so
-            # /health/ready/, waiting) for the demo's first minutes.
+            # /health/ready/, waiting) for the demo's first minutes. Nothing is lost: an event
+            # the seed could not dispatch is still undispatched in the outbox, which the relay
+            # sweeps every 15 s.
             purged = app.control.purge()
             self.stdout.write(f"Broker: {purged} queued hand-off(s) of dispatched events dropped.")
         # The fixed demo token expires like any staff token; each start renews it.
