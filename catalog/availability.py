@@ -16,8 +16,16 @@ from commerce.models import Channel
 
 
 class AvailabilityProvider(Protocol):
-    def for_variants(self, *, channel: Channel, variant_ids: Iterable[int]) -> dict[int, int]:
-        """Sellable units per variant in the channel, in a fixed number of queries."""
+    def for_variants(
+        self,
+        *,
+        channel: Channel | int,
+        variant_ids: Iterable[int],
+        components: dict[int, list[tuple[int, int]]] | None = None,
+    ) -> dict[int, int]:
+        """Sellable units per variant in the channel, in a fixed number of queries. A bundle's
+        `components` (bundle variant id -> [(component variant id, quantity)]), when the caller
+        already knows them, save the query that finds them."""
 
     def in_stock_condition(self, *, channel: Channel) -> Q:
         """A condition on Product rows: some variant is sellable in the channel."""

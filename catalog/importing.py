@@ -27,6 +27,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from catalog import events as catalog_events
+from catalog import storefront_cache
 from catalog.errors import InvalidCatalogData
 from catalog.models import (
     Attribute,
@@ -652,6 +653,7 @@ def catalog_import(
             good = _validate_against_database(chunk, written, lookups)
             if good:
                 _write_chunk(good, written)
+        storefront_cache.everything_changed()  # bulk writes send no model signals
         events.publish(
             type=catalog_events.CATALOG_IMPORTED,
             subject_type="catalog",

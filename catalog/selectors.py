@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection
-from django.db.models import Exists, F, FilteredRelation, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, FilteredRelation, Min, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog.models import (
     Attribute,
+    BundleComponent,
     Category,
     Product,
     ProductAttributeValue,
+    ProductChannelListing,
     ProductImage,
     ProductVariant,
     VariantAttributeValue,
@@ -57,9 +60,34 @@ def product_list_for_channel(
             | Q(channel_listing__available_until__gt=now),
             **conditions,
         )
-        .annotate(price_from=F("channel_listing__price_from"))
+        .annotate(
+            price_from=F("channel_listing__price_from"),
+            listing_available_until=F("channel_listing__available_until"),
+        )
     )
     return queryset
+
+
+def listing_next_change(*, channel: Channel, now: datetime | None = None) -> datetime | None:
+    """When the next listing of the channel enters or leaves its availability window: until
+    then, which products the channel shows changes only by a write."""
+    now = now or timezone.now()
+    bounds = ProductChannelListing.objects.filter(channel=channel).aggregate(
+        starts=Min("available_from", filter=Q(available_from__gt=now)),
+        ends=Min("available_until", filter=Q(available_until__gt=now)),
+    )
+    return min(filter(None, bounds.values()), default=None)
+
+
+def bundle_components(variant_ids: Iterable[int]) -> dict[int, list[tuple[int, int]]]:
+    """Each bundle variant's components as (component variant id, quantity); variants that are
+    not bundles are left out."""
+    components: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for bundle_id, component_id, quantity in BundleComponent.objects.filter(
+        bundle_id__in=list(variant_ids)
+    ).values_list("bundle_id", "component_id", "quantity"):
+        components[bundle_id].append((component_id, quantity))
+    return dict(components)
 
 
 def product_prefetch_for_channel(

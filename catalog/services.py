@@ -12,6 +12,7 @@ from django.db.models import Min
 from django.utils.translation import gettext as _
 
 from catalog import events as catalog_events
+from catalog import storefront_cache
 from catalog.errors import CategoryCycle, InvalidCatalogData
 from catalog.models import (
     Attribute,
@@ -318,6 +319,7 @@ def product_refresh_search_document(*, product_ids: Iterable[int]) -> None:
     for product in products:
         product.search_document = " ".join([product.name, *skus[product.pk], product.description])
     Product.objects.bulk_update(products, ["search_document"], batch_size=1000)
+    storefront_cache.lists_changed()  # what a search finds
 
 
 # --- Channel listings and prices -------------------------------------------------------------
@@ -497,6 +499,7 @@ def _refresh_price_from(*, product_ids: Iterable[int], channel: Channel) -> None
     for listing in listings:
         listing.price_from = lowest.get(listing.product_id)
     ProductChannelListing.objects.bulk_update(listings, ["price_from"], batch_size=1000)
+    storefront_cache.products_changed(ids)
 
 
 def product_refresh_price_from(*, product_ids: Iterable[int]) -> None:

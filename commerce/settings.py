@@ -296,6 +296,10 @@ SPECTACULAR_SETTINGS = {
 # --- Celery ---------------------------------------------------------------------------------
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# Storefront product cards and list pages (catalog.storefront_cache). Without a Redis that every
+# process shares there is no cache: the pages are built from PostgreSQL each time.
+STOREFRONT_CACHE_URL = env.str("STOREFRONT_CACHE_URL", default=REDIS_URL)
+STOREFRONT_CACHE_TTL = env.int("STOREFRONT_CACHE_TTL", default=3600)  # seconds, at most
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_TASK_TIME_LIMIT = 600

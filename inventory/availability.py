@@ -9,8 +9,16 @@ from inventory import selectors
 
 
 class InventoryAvailability:
-    def for_variants(self, *, channel: Channel, variant_ids: Iterable[int]) -> dict[int, int]:
-        return selectors.availability_for_channel(channel=channel, variant_ids=variant_ids)
+    def for_variants(
+        self,
+        *,
+        channel: Channel | int,
+        variant_ids: Iterable[int],
+        components: dict[int, list[tuple[int, int]]] | None = None,
+    ) -> dict[int, int]:
+        return selectors.availability_for_channel(
+            channel=channel, variant_ids=variant_ids, components=components
+        )
 
     def in_stock_condition(self, *, channel: Channel) -> Q:
         return selectors.product_in_stock_condition(channel=channel)

@@ -12,22 +12,14 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from catalog.models import BundleComponent
+from catalog.selectors import bundle_components
 from commerce.models import Channel
 from inventory.models import Reservation, Stock, StockLocation, StockMovement
 from inventory.services.ledger import active_holds, available
 
 
-def _online_locations(channel: Channel) -> QuerySet[StockLocation]:
+def _online_locations(channel: Channel | int) -> QuerySet[StockLocation]:
     return StockLocation.objects.filter(is_active=True, channels=channel, counts_for_online=True)
-
-
-def _bundle_components(variant_ids: Iterable[int]) -> dict[int, list[tuple[int, int]]]:
-    components: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for bundle_id, component_id, quantity in BundleComponent.objects.filter(
-        bundle_id__in=list(variant_ids)
-    ).values_list("bundle_id", "component_id", "quantity"):
-        components[bundle_id].append((component_id, quantity))
-    return components
 
 
 def _available_by_stock(stocks: list[Stock]) -> dict[int, int]:
@@ -47,15 +39,27 @@ def free_units(
     return {(s.variant_id, s.location_id): free[s.pk] for s in stocks}
 
 
-def availability_for_channel(*, channel: Channel, variant_ids: Iterable[int]) -> dict[int, int]:
+def availability_for_channel(
+    *,
+    channel: Channel | int,
+    variant_ids: Iterable[int],
+    components: dict[int, list[tuple[int, int]]] | None = None,
+) -> dict[int, int]:
     """Units each variant can sell in the channel right now, summed over the locations whose
-    stock counts for it. A bundle has what its scarcest component allows. Two queries."""
+    stock counts for it. A bundle has what its scarcest component allows. One query when the
+    caller knows the bundles' components (`components`, as the storefront's cached cards do),
+    two otherwise."""
     variant_ids = list(variant_ids)
-    components = _bundle_components(variant_ids)
+    if components is None:
+        components = bundle_components(variant_ids)
     stocked = set(variant_ids) | {c for parts in components.values() for c, _ in parts}
-    totals: dict[int, int] = defaultdict(int)
-    for stock in _sellable_stocks(channel).filter(variant_id__in=stocked):
-        totals[stock.variant_id] += available(stock, stock.held)
+    totals = dict(
+        _sellable_stocks(channel)
+        .filter(variant_id__in=stocked)
+        .values_list("variant_id")
+        .annotate(units=Sum("available_units"))
+        .values_list("variant_id", "units")
+    )
     result = {}
     for variant_id in variant_ids:
         if variant_id in components:
@@ -82,7 +86,7 @@ def availability_by_location(
         locations = locations.filter(channels=channel)
     if pickup_only:
         locations = locations.filter(pickup_enabled=True)
-    components = _bundle_components([variant_id]).get(variant_id) or [(variant_id, 1)]
+    components = bundle_components([variant_id]).get(variant_id) or [(variant_id, 1)]
     stocks = list(
         Stock.objects.filter(
             variant_id__in=[c for c, _ in components], location__in=locations
@@ -128,7 +132,7 @@ def stock_with_availability(
     )
 
 
-def _sellable_stocks(channel: Channel, *, now=None) -> QuerySet[Stock]:
+def _sellable_stocks(channel: Channel | int, *, now=None) -> QuerySet[Stock]:
     """Stock rows of the channel's online locations, with their availability."""
     return stock_with_availability(
         Stock.objects.filter(location__in=_online_locations(channel)), now=now

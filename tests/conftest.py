@@ -15,6 +15,7 @@ from _pytest.nodeid import NodeId
 from django.test import Client
 from rest_framework.test import APIClient
 
+from catalog import storefront_cache
 from catalog.models import (
     Attribute,
     Category,
@@ -58,6 +59,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     repeated = sorted(nodeid for nodeid, count in counts.items() if count > 1)
     if repeated:
         raise pytest.UsageError(f"tests share an id, so some would not run: {repeated[:5]}")
+
+
+@pytest.fixture(autouse=True)
+def _empty_storefront_cache() -> None:
+    """Each test starts with no cached product card: the database rolls back, Redis does not."""
+    storefront_cache.reset()
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 from django.db.models import Prefetch
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -6,7 +7,8 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from catalog import services
+from catalog import services, storefront_cache
+from catalog.api import storefront
 from catalog.api.filters import StorefrontProductFilter
 from catalog.api.serializers import (
     CategoryTreeOutputSerializer,
@@ -19,8 +21,6 @@ from catalog.api.serializers import (
     VariantInputSerializer,
     VariantPriceInputSerializer,
     VariantUpdateInputSerializer,
-    page_availability,
-    storefront_product_json,
 )
 from catalog.models import (
     Category,
@@ -33,11 +33,12 @@ from catalog.models import (
 )
 from catalog.selectors import (
     category_tree,
+    listing_next_change,
     product_get_for_channel,
     product_list_for_channel,
-    product_prefetch_for_channel,
 )
 from commerce.api.permissions import StaffChangePermissions
+from commerce.errors import NotFound
 from commerce.selectors import channel_get_active
 
 CHANNEL_PARAMETER = OpenApiParameter(
@@ -71,17 +72,37 @@ class StorefrontProductListView(StorefrontView):
         summary="Products sold in a channel", responses=StorefrontProductOutputSerializer(many=True)
     )
     def get(self, request, *args, **kwargs):
-        channel = self.get_channel()
-        queryset = product_prefetch_for_channel(
-            self.filter_queryset(self.get_queryset()), channel=channel
+        code = kwargs["channel"]
+        params = storefront.request_params(request)
+        page, tag = storefront_cache.page_lookup(code, params)
+        if page is None:
+            page = self._compose(request)
+            if "in_stock" not in request.GET:  # a composition that stock can change is not kept
+                storefront_cache.page_store(
+                    code, params, page, tag=tag, until=listing_next_change(channel=self._channel)
+                )
+        page_size = self.paginator.get_page_size(request)
+        page_number = int(request.GET.get("page") or 1)
+        cards = storefront.cards_for(code, page.product_ids, channel_loader=self.get_channel)
+        following, preceding = storefront.page_links(
+            request, page_number=page_number, page_size=page_size, count=page.count
         )
-        page = self.paginate_queryset(queryset)
-        stock = page_availability(page, channel=channel)
-        return self.get_paginated_response(
-            [
-                storefront_product_json(p, channel=channel, request=request, stock=stock)
-                for p in page
-            ]
+        body = storefront.list_body(
+            count=page.count,
+            following=following,
+            preceding=preceding,
+            cards=storefront.cards_json(cards, request=request) if cards else [],
+        )
+        return storefront.json_response(body)
+
+    def _compose(self, request) -> storefront_cache.Page:
+        """Which products the page shows, in order, out of how many: filter set and paginator
+        as for any list (they validate the parameters), over ids only."""
+        channel = self.get_channel()
+        queryset = self.filter_queryset(self.get_queryset())
+        ids = self.paginate_queryset(queryset.values_list("pk", flat=True))
+        return storefront_cache.Page(
+            channel_id=channel.pk, count=self.paginator.page.paginator.count, product_ids=list(ids)
         )
 
 
@@ -91,17 +112,26 @@ class StorefrontProductDetailView(StorefrontView):
 
     @extend_schema(summary="One product by id or by slug")
     def get(self, request, *args, **kwargs):
-        channel = self.get_channel()
+        code = kwargs["channel"]
+        product = None
         if "slug" in kwargs:
-            product = product_get_for_channel(channel=channel, slug=kwargs["slug"])
+            product_id, tag = storefront_cache.slug_lookup(code, kwargs["slug"])
+            if product_id is None:
+                product = product_get_for_channel(channel=self.get_channel(), slug=kwargs["slug"])
+                product_id = product.pk
+                storefront_cache.slug_store(code, kwargs["slug"], product_id, tag=tag)
         else:
-            product = product_get_for_channel(channel=channel, product_id=kwargs["pk"])
-        stock = page_availability([product], channel=channel)
-        return Response(
-            storefront_product_json(
-                product, channel=channel, request=request, detail=True, stock=stock
-            )
+            product_id = kwargs["pk"]
+        cards = storefront.cards_for(
+            code,
+            [product_id],
+            detail=True,
+            channel_loader=self.get_channel,
+            products=None if product is None else [product],
         )
+        if not cards:
+            raise NotFound(_("No such product in this channel."))
+        return storefront.json_response(storefront.cards_json(cards, request=request)[0])
 
 
 @extend_schema(tags=["storefront"], parameters=[CHANNEL_PARAMETER])

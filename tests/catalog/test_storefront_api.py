@@ -497,13 +497,14 @@ def _rich_products(channel, count: int, catalogue) -> None:
 @pytest.mark.parametrize(
     ("params", "queries"),
     [
-        # channel, count, page, then one each: variants, their attributes, product attributes,
-        # images; and the page's availability: bundle components, stock with cart holds
-        pytest.param({}, 9, id="default"),
+        # Cold cache: channel, count, the page's ids, the next availability-window change;
+        # the products' cards: products, variants, their attributes, product attributes,
+        # images, bundle components; and the page's stock with cart holds.
+        pytest.param({}, 11, id="default"),
         # plus the category and the attribute looked up by the filters
         pytest.param(
             {"category": "apparel", "attr": "color:red", "q": "product", "sort": "price"},
-            11,
+            13,
             id="filtered",
         ),
     ],
@@ -526,3 +527,9 @@ def test_storefront_product_list_query_count_does_not_grow_with_the_page(
     assert all(p["attributes"][0]["value"] == "cotton" for p in large.json()["results"])
     assert len(page_of_10) == queries
     assert len(page_of_100) == queries
+
+    # Warm: the composition and the cards come from the cache; only the stock is read.
+    with CaptureQueriesContext(connection) as warm:
+        again = api_client.get(products_url("app-us"), {**params, "page_size": 100})
+    assert again.json() == large.json()
+    assert [q["sql"].split()[0] for q in warm.captured_queries] == ["SELECT"]
