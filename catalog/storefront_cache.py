@@ -190,8 +190,12 @@ def card_build(product_json: dict, *, product_id: int, channel_id: int, componen
     )
 
 
+_JSON = {None: b"null", True: b"true", False: b"false"}
+
+
 def cards_render(cards: list[Card], *, stock: dict[int, int] | None, origin: str) -> list[bytes]:
     """The cards' JSON with this request's stock figures and origin put in."""
+    origin_json = json.dumps(origin, ensure_ascii=False)[:-1].encode()  # the opening quote on
     rendered = []
     for card in cards:
         in_stock = None if stock is None else any(stock.get(v, 0) > 0 for v in card.variant_ids)
@@ -199,16 +203,14 @@ def cards_render(cards: list[Card], *, stock: dict[int, int] | None, origin: str
         def fill(match, card=card, in_stock=in_stock):
             kind, number = match.group(1), int(match.group(2))
             if kind == b"U":
-                return json.dumps(origin + card.image_paths[number], ensure_ascii=False).encode()
+                path = json.dumps(card.image_paths[number], ensure_ascii=False)
+                return origin_json + path[1:].encode()
             if kind == b"P":
-                value = in_stock
-            elif stock is None:
-                value = None
-            elif kind == b"A":
-                value = stock.get(number, 0)
-            else:
-                value = stock.get(number, 0) > 0
-            return json.dumps(value).encode()
+                return _JSON[in_stock]
+            if stock is None:
+                return b"null"
+            units = stock.get(number, 0)
+            return b"%d" % units if kind == b"A" else _JSON[units > 0]
 
         rendered.append(_PLACEHOLDER.sub(fill, card.template))
     return rendered
