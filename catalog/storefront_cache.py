@@ -280,22 +280,37 @@ def _generation_tag(values) -> bytes:
     return _tag(values[0], values[1])
 
 
-def page_lookup(channel_code: str, params: list[tuple[str, str]]) -> tuple[Page | None, bytes]:
-    """A list page's composition for these query parameters, if current, and the tag to store
-    a fresh one under."""
+@dataclass
+class ListLookup:
+    page: Page | None  # the composition, if current
+    facets: bytes | None  # the facets' JSON, if current
+    tag: bytes  # what fresh records are stored under
+
+
+def _facets_key(channel_code: str, params: list[tuple[str, str]]) -> str:
+    kept = [p for p in params if p[0] not in ("page", "page_size")]
+    return _page_key(channel_code, kept).replace("sf:p:", "sf:f:", 1)
+
+
+def list_lookup(channel_code: str, params: list[tuple[str, str]]) -> ListLookup:
+    """A list page's composition and its filter's facets for these query parameters (one
+    round trip), each if current."""
+    lookup = ListLookup(page=None, facets=None, tag=b"")
     if not enabled():
-        return None, b""
-    values = _safely(
-        lambda client: client.mget([EPOCH, LIST_GENERATION, _page_key(channel_code, params)])
-    )
+        return lookup
+    keys = [EPOCH, LIST_GENERATION, _page_key(channel_code, params)]
+    values = _safely(lambda client: client.mget([*keys, _facets_key(channel_code, params)]))
     if values is None:
-        return None, b""
-    tag = _generation_tag(values)
+        return lookup
+    lookup.tag = _generation_tag(values)
     head, _, body = (values[2] or b"").partition(b"\n")
-    if head != tag:
-        return None, tag
-    channel_id, count, ids = body.split(b"\n")
-    return Page(int(channel_id), int(count), [int(i) for i in ids.split(b",") if i]), tag
+    if head == lookup.tag:
+        channel_id, count, ids = body.split(b"\n")
+        lookup.page = Page(int(channel_id), int(count), [int(i) for i in ids.split(b",") if i])
+    head, _, body = (values[3] or b"").partition(b"\n")
+    if head == lookup.tag:
+        lookup.facets = body
+    return lookup
 
 
 def page_store(
@@ -312,6 +327,20 @@ def page_store(
     ids = ",".join(str(pk) for pk in page.product_ids).encode()
     record = b"%s\n%d\n%d\n%s" % (tag, page.channel_id, page.count, ids)
     _safely(lambda client: client.set(_page_key(channel_code, params), record, px=ttl))
+
+
+def facets_store(
+    channel_code: str,
+    params: list[tuple[str, str]],
+    facets: bytes,
+    *,
+    tag: bytes,
+    until: datetime | None,
+) -> None:
+    ttl = _ttl_ms(until)
+    if tag and ttl > 0:
+        record = tag + b"\n" + facets
+        _safely(lambda client: client.set(_facets_key(channel_code, params), record, px=ttl))
 
 
 def slug_lookup(channel_code: str, slug: str) -> tuple[int | None, bytes]:

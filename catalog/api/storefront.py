@@ -16,6 +16,7 @@ from catalog import storefront_cache as sf
 from catalog.api.serializers import storefront_product_json
 from catalog.selectors import (
     bundle_components,
+    product_facets,
     product_list_for_channel,
     product_prefetch_for_channel,
 )
@@ -103,10 +104,15 @@ def json_response(body: bytes, status: int = 200) -> HttpResponse:
     return HttpResponse(body, status=status, content_type="application/json")
 
 
-def list_body(*, count: int, following, preceding, cards: list[bytes]) -> bytes:
+def facets_json(queryset, *, channel: Channel) -> bytes:
+    facets = product_facets(queryset, currency=channel.currency)
+    return json.dumps(facets, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def list_body(*, count: int, following, preceding, facets: bytes, cards: list[bytes]) -> bytes:
     head = json.dumps(
         {"count": count, "next": following, "previous": preceding},
         ensure_ascii=False,
         separators=(",", ":"),
     ).encode()
-    return head[:-1] + b',"results":[' + b",".join(cards) + b"]}"
+    return head[:-1] + b',"facets":' + facets + b',"results":[' + b",".join(cards) + b"]}"

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from catalog import services, storefront_cache
 from catalog.api import storefront
 from catalog.api.filters import StorefrontProductFilter
+from catalog.api.pagination import StorefrontProductPagination
 from catalog.api.serializers import (
     CategoryTreeOutputSerializer,
     ProductInputSerializer,
@@ -61,6 +62,7 @@ class StorefrontView(GenericAPIView):
 @extend_schema(tags=["storefront"], parameters=[CHANNEL_PARAMETER])
 class StorefrontProductListView(StorefrontView):
     filterset_class = StorefrontProductFilter
+    pagination_class = StorefrontProductPagination
     serializer_class = StorefrontProductOutputSerializer
 
     def get_queryset(self):
@@ -69,17 +71,31 @@ class StorefrontProductListView(StorefrontView):
         return product_list_for_channel(channel=self.get_channel())
 
     @extend_schema(
-        summary="Products sold in a channel", responses=StorefrontProductOutputSerializer(many=True)
+        summary="Products sold in a channel, with facet counts for the filter",
+        responses=StorefrontProductOutputSerializer(many=True),
     )
     def get(self, request, *args, **kwargs):
         code = kwargs["channel"]
         params = storefront.request_params(request)
-        page, tag = storefront_cache.page_lookup(code, params)
+        cached = storefront_cache.list_lookup(code, params)
+        keep = "in_stock" not in request.GET  # what stock can change is not kept
+        queryset = None
+        page = cached.page
         if page is None:
-            page = self._compose(request)
-            if "in_stock" not in request.GET:  # a composition that stock can change is not kept
+            queryset = self.filter_queryset(self.get_queryset())
+            page = self._compose(queryset)
+            if keep:
                 storefront_cache.page_store(
-                    code, params, page, tag=tag, until=listing_next_change(channel=self._channel)
+                    code, params, page, tag=cached.tag, until=self._next_change()
+                )
+        facets = cached.facets
+        if facets is None:
+            if queryset is None:
+                queryset = self.filter_queryset(self.get_queryset())
+            facets = storefront.facets_json(queryset, channel=self.get_channel())
+            if keep:
+                storefront_cache.facets_store(
+                    code, params, facets, tag=cached.tag, until=self._next_change()
                 )
         page_size = self.paginator.get_page_size(request)
         page_number = int(request.GET.get("page") or 1)
@@ -91,18 +107,24 @@ class StorefrontProductListView(StorefrontView):
             count=page.count,
             following=following,
             preceding=preceding,
+            facets=facets,
             cards=storefront.cards_json(cards, request=request) if cards else [],
         )
         return storefront.json_response(body)
 
-    def _compose(self, request) -> storefront_cache.Page:
-        """Which products the page shows, in order, out of how many: filter set and paginator
-        as for any list (they validate the parameters), over ids only."""
-        channel = self.get_channel()
-        queryset = self.filter_queryset(self.get_queryset())
+    def _next_change(self):
+        if not hasattr(self, "_next"):
+            self._next = listing_next_change(channel=self.get_channel())
+        return self._next
+
+    def _compose(self, queryset) -> storefront_cache.Page:
+        """Which products the page shows, in order, out of how many: the paginator over ids
+        only (it validates `page` and `page_size` as for any list)."""
         ids = self.paginate_queryset(queryset.values_list("pk", flat=True))
         return storefront_cache.Page(
-            channel_id=channel.pk, count=self.paginator.page.paginator.count, product_ids=list(ids)
+            channel_id=self.get_channel().pk,
+            count=self.paginator.page.paginator.count,
+            product_ids=list(ids),
         )
 
 

@@ -525,7 +525,9 @@ def test_storefront_product_list_query_count_does_not_grow_with_the_page(
     assert len(large.json()["results"]) == 100
     assert all(len(p["variants"]) == 3 and len(p["images"]) == 2 for p in large.json()["results"])
     assert all(p["attributes"][0]["value"] == "cotton" for p in large.json()["results"])
-    assert len(page_of_10) == queries
+    # The first also counts the filter's facets (categories, attribute values, price bands),
+    # which every page size of the same filter then shares.
+    assert len(page_of_10) == queries + 3
     assert len(page_of_100) == queries
 
     # Warm: the composition and the cards come from the cache; only the stock is read.
@@ -533,3 +535,68 @@ def test_storefront_product_list_query_count_does_not_grow_with_the_page(
         again = api_client.get(products_url("app-us"), {**params, "page_size": 100})
     assert again.json() == large.json()
     assert [q["sql"].split()[0] for q in warm.captured_queries] == ["SELECT"]
+
+
+# --- Facets -------------------------------------------------------------------------------------
+
+
+def test_the_list_counts_categories_attribute_values_and_price_bands_for_its_filter(
+    api_client, catalogue
+):
+    everything = api_client.get(products_url("web-jp"), {"page_size": 1}).json()["facets"]
+
+    assert [(c["slug"], c["count"]) for c in everything["categories"]] == [
+        ("apparel", 1),
+        ("t-shirts", 1),
+        ("tea", 1),
+    ]
+    by_code = {a["code"]: a for a in everything["attributes"]}
+    assert set(by_code) == {"color", "material"}  # choice attributes only
+    # The tee has red and blue on its variants: it counts once for each, not once per variant.
+    assert [(v["value"], v["count"]) for v in by_code["color"]["values"]] == [
+        ("red", 1),
+        ("blue", 1),
+        ("green", 1),
+    ]
+    assert [(v["value"], v["count"]) for v in by_code["material"]["values"]] == [
+        ("cotton", 1),
+        ("wool", 1),
+    ]
+    bands = [
+        (b["min"]["amount"], b["max"] and b["max"]["amount"], b["count"])
+        for b in everything["price_bands"]
+    ]
+    # price_from: matcha 1620, tee 2980, lotion 3850, sweater 12800
+    assert bands == [
+        ("0", "1000", 0),
+        ("1000", "3000", 2),
+        ("3000", "5000", 1),
+        ("5000", "10000", 0),
+        ("10000", "30000", 1),
+        ("30000", None, 0),
+    ]
+
+    apparel = api_client.get(products_url("web-jp"), {"category": "apparel"}).json()["facets"]
+    assert [(c["slug"], c["count"]) for c in apparel["categories"]] == [
+        ("apparel", 1),
+        ("t-shirts", 1),
+    ]
+    assert sum(b["count"] for b in apparel["price_bands"]) == 2
+
+
+def test_facets_follow_a_catalogue_change_and_every_page_of_a_filter_shares_them(
+    api_client, catalogue, web_jp
+):
+    first = api_client.get(products_url("web-jp"), {"page_size": 2, "page": 1}).json()
+    second = api_client.get(products_url("web-jp"), {"page_size": 2, "page": 2}).json()
+    assert first["facets"] == second["facets"]
+
+    product_listing_set(catalogue.sweater, web_jp, is_published=False)
+
+    facets = api_client.get(products_url("web-jp"), {"page_size": 2, "page": 1}).json()["facets"]
+    assert [(c["slug"], c["count"]) for c in facets["categories"]] == [
+        ("t-shirts", 1),
+        ("tea", 1),
+    ]
+    colors = {a["code"]: a for a in facets["attributes"]}["color"]["values"]
+    assert [v["value"] for v in colors] == ["red", "blue"]
