@@ -280,6 +280,18 @@ def _generation_tag(values) -> bytes:
     return _tag(values[0], values[1])
 
 
+def _current(record: bytes | None, tag: bytes) -> bytes | None:
+    """A record's body if it was stored under `tag`."""
+    head, _, body = (record or b"").partition(b"\n")
+    return body if head == tag else None
+
+
+def _store(key: str, body: bytes, *, tag: bytes, until: datetime | None = None) -> None:
+    ttl = _ttl_ms(until)
+    if tag and ttl > 0:
+        _safely(lambda client: client.set(key, tag + b"\n" + body, px=ttl))
+
+
 @dataclass
 class ListLookup:
     page: Page | None  # the composition, if current
@@ -303,13 +315,11 @@ def list_lookup(channel_code: str, params: list[tuple[str, str]]) -> ListLookup:
     if values is None:
         return lookup
     lookup.tag = _generation_tag(values)
-    head, _, body = (values[2] or b"").partition(b"\n")
-    if head == lookup.tag:
-        channel_id, count, ids = body.split(b"\n")
+    page = _current(values[2], lookup.tag)
+    if page is not None:
+        channel_id, count, ids = page.split(b"\n")
         lookup.page = Page(int(channel_id), int(count), [int(i) for i in ids.split(b",") if i])
-    head, _, body = (values[3] or b"").partition(b"\n")
-    if head == lookup.tag:
-        lookup.facets = body
+    lookup.facets = _current(values[3], lookup.tag)
     return lookup
 
 
@@ -321,12 +331,9 @@ def page_store(
     tag: bytes,
     until: datetime | None,
 ) -> None:
-    ttl = _ttl_ms(until)
-    if not tag or ttl <= 0:
-        return
     ids = ",".join(str(pk) for pk in page.product_ids).encode()
-    record = b"%s\n%d\n%d\n%s" % (tag, page.channel_id, page.count, ids)
-    _safely(lambda client: client.set(_page_key(channel_code, params), record, px=ttl))
+    body = b"%d\n%d\n%s" % (page.channel_id, page.count, ids)
+    _store(_page_key(channel_code, params), body, tag=tag, until=until)
 
 
 def facets_store(
@@ -337,10 +344,7 @@ def facets_store(
     tag: bytes,
     until: datetime | None,
 ) -> None:
-    ttl = _ttl_ms(until)
-    if tag and ttl > 0:
-        record = tag + b"\n" + facets
-        _safely(lambda client: client.set(_facets_key(channel_code, params), record, px=ttl))
+    _store(_facets_key(channel_code, params), facets, tag=tag, until=until)
 
 
 def slug_lookup(channel_code: str, slug: str) -> tuple[int | None, bytes]:
@@ -353,15 +357,12 @@ def slug_lookup(channel_code: str, slug: str) -> tuple[int | None, bytes]:
     if values is None:
         return None, b""
     tag = _generation_tag(values)
-    head, _, body = (values[2] or b"").partition(b"\n")
-    return (int(body) if head == tag else None), tag
+    body = _current(values[2], tag)
+    return (None if body is None else int(body)), tag
 
 
 def slug_store(channel_code: str, slug: str, product_id: int, *, tag: bytes) -> None:
-    ttl = _ttl_ms(None)
-    if tag:
-        record = b"%s\n%d" % (tag, product_id)
-        _safely(lambda client: client.set(_slug_key(channel_code, slug), record, px=ttl))
+    _store(_slug_key(channel_code, slug), b"%d" % product_id, tag=tag)
 
 
 def reset() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from catalog import availability
 from catalog.models import Category, Product, ProductType, ProductVariant, TaxClass
 from commerce.api.serializers import MAX_INT32, money_json
 from commerce.models import Channel
@@ -25,15 +24,6 @@ def _attributes_json(assignments) -> list[dict]:
     ]
 
 
-def page_availability(products, *, channel: Channel) -> dict[int, int] | None:
-    """Sellable units for every variant on a page, in one batch (None without an inventory)."""
-    provider = availability.provider()
-    if provider is None:
-        return None
-    variant_ids = [v.pk for p in products for v in p.channel_variants]
-    return provider.for_variants(channel=channel, variant_ids=variant_ids) if variant_ids else {}
-
-
 def storefront_product_json(
     product: Product,
     *,
@@ -42,8 +32,8 @@ def storefront_product_json(
     detail: bool = False,
     stock: dict[int, int] | None = None,
 ) -> dict:
-    """`stock` maps variant ids to sellable units (from `page_availability`); without it the
-    availability fields are null."""
+    """`stock` maps variant ids to sellable units; without it the availability fields are null
+    (the storefront cache builds cards this way and fills stock in per request)."""
     currency = channel.currency
     data = {
         "id": product.pk,
