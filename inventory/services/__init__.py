@@ -13,12 +13,15 @@ from inventory.services.replenishment import (
     replenishment_suggestions,
 )
 from inventory.services.reservations import (
+    BundleParts,
     Destination,
-    Planner,
     ReserveLine,
+    Route,
+    bundle_parts,
     locations_for_channel,
     reservation_expire_holds,
     shortage_error,
+    stock_hold_convert,
     stock_reallocate,
     stock_release,
     stock_reserve,
@@ -33,11 +36,13 @@ from inventory.services.transfers import (
 )
 
 __all__ = [
+    "BundleParts",
     "Destination",
-    "Planner",
     "ReserveLine",
+    "Route",
     "StockLevel",
     "Suggestion",
+    "bundle_parts",
     "location_get",
     "locations_for_channel",
     "purchase_order_cancel",
@@ -49,6 +54,7 @@ __all__ = [
     "reservation_expire_holds",
     "shortage_error",
     "stock_adjust",
+    "stock_hold_convert",
     "stock_reallocate",
     "stock_release",
     "stock_reserve",

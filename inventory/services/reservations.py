@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -13,8 +13,10 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from catalog.models import BundleComponent, ProductVariant
+from catalog.models import BundleComponent
 from commerce.models import Channel
+from inventory import allocation
+from inventory.allocation import Destination, Route, shortage_error
 from inventory.errors import InsufficientStock, InvalidStockOperation, NotEnoughOnHand
 from inventory.models import Reservation, Stock, StockLocation, StockMovement
 from inventory.services.ledger import (
@@ -23,6 +25,7 @@ from inventory.services.ledger import (
     ensure_stock_rows,
     lock_stocks,
     move,
+    move_many_allocated,
     refresh_signals,
     stock_transaction,
 )
@@ -33,14 +36,6 @@ class ReserveLine:
     variant_id: int
     quantity: int
     line_reference: str = ""
-
-
-@dataclass(frozen=True)
-class Destination:
-    """Where the goods go: locations in the same region (prefecture) ship faster and cheaper."""
-
-    country: str
-    region: str = ""
 
 
 def locations_for_channel(
@@ -85,13 +80,27 @@ def locations_for_channel(
     return locations
 
 
-def _expand_bundles(lines: Sequence[ReserveLine]) -> list[tuple[ReserveLine, int, int]]:
-    """(line, stocked variant, units) triples: a bundle line becomes its components."""
-    components: dict[int, list[tuple[int, int]]] = defaultdict(list)
+BundleParts = dict[int, dict[int, int]]  # bundle variant -> component variant -> units each
+
+
+def bundle_parts(variant_ids: Iterable[int]) -> BundleParts:
+    """What each bundle among `variant_ids` is made of; plain variants are not in it."""
+    parts: BundleParts = defaultdict(dict)
     for bundle_id, component_id, quantity in BundleComponent.objects.filter(
-        bundle_id__in={line.variant_id for line in lines}
+        bundle_id__in=set(variant_ids)
     ).values_list("bundle_id", "component_id", "quantity"):
-        components[bundle_id].append((component_id, quantity))
+        parts[bundle_id][component_id] = quantity
+    return parts
+
+
+def _expand_bundles(
+    lines: Sequence[ReserveLine], parts: BundleParts | None = None
+) -> list[tuple[ReserveLine, int, int]]:
+    """(line, stocked variant, units) triples: a bundle line becomes its components. `parts`
+    when the caller has read them already."""
+    if parts is None:
+        parts = bundle_parts(line.variant_id for line in lines)
+    components = {bundle: list(each.items()) for bundle, each in parts.items()}
     expanded = []
     for line in lines:
         if line.quantity < 1:
@@ -99,61 +108,6 @@ def _expand_bundles(lines: Sequence[ReserveLine]) -> list[tuple[ReserveLine, int
         for variant_id, per_unit in components.get(line.variant_id) or [(line.variant_id, 1)]:
             expanded.append((line, variant_id, line.quantity * per_unit))
     return expanded
-
-
-# variant -> units wanted, candidate locations best first, free units per (variant, location)
-# -> variant -> [(location id, units)]. Orders' routing passes its own.
-Planner = Callable[
-    [dict[int, int], list[StockLocation], dict[tuple[int, int], int]],
-    dict[int, list[tuple[int, int]]],
-]
-
-
-def shortage_error(variant_id: int, requested: int, able: int) -> InsufficientStock:
-    sku = ProductVariant.objects.filter(pk=variant_id).values_list("sku", flat=True).first() or str(
-        variant_id
-    )
-    return InsufficientStock(
-        _("Only %(available)s of SKU %(sku)s are available; %(requested)s were requested.")
-        % {"available": able, "sku": sku, "requested": requested},
-        sku=sku,
-        variant_id=variant_id,
-        requested=requested,
-        available=able,
-    )
-
-
-def _plan(
-    demand: dict[int, int], locations: list[StockLocation], free: dict[tuple[int, int], int]
-) -> dict[int, list[tuple[int, int]]]:
-    """Choose locations: one location for everything if one can; otherwise, per variant, one
-    location if one can; otherwise split in priority order. Returns variant -> [(location, qty)]."""
-    for location in locations:
-        if all(
-            free.get((variant, location.pk), 0) >= quantity for variant, quantity in demand.items()
-        ):
-            return {variant: [(location.pk, quantity)] for variant, quantity in demand.items()}
-    plan: dict[int, list[tuple[int, int]]] = {}
-    shortages = []
-    for variant, quantity in demand.items():
-        single = next(
-            (loc for loc in locations if free.get((variant, loc.pk), 0) >= quantity), None
-        )
-        if single is not None:
-            plan[variant] = [(single.pk, quantity)]
-            continue
-        remaining, parts = quantity, []
-        for location in locations:
-            take = min(remaining, free.get((variant, location.pk), 0))
-            if take > 0:
-                parts.append((location.pk, take))
-                remaining -= take
-        if remaining > 0:
-            shortages.append((variant, quantity, quantity - remaining))
-        plan[variant] = parts
-    if shortages:
-        raise shortage_error(*shortages[0])
-    return plan
 
 
 def _lock_references(references: Sequence[str]) -> None:
@@ -185,8 +139,7 @@ def stock_reserve(
     destination: Destination | None = None,
     replaces_reference: str | None = None,
     actor: AbstractBaseUser | None = None,
-    locations: Sequence[StockLocation] | None = None,
-    planner: Planner | None = None,
+    route: Route | None = None,
 ) -> list[Reservation]:
     """Reserve every line or none. `preferred_location_id` (a pickup store) or `destination`
     (a delivery address's country and region) decides which locations are tried first.
@@ -201,8 +154,9 @@ def stock_reserve(
     (variant, location) order and availability is decided there, inside this transaction.
     Raises `InsufficientStock` (409) naming the first short variant.
 
-    `locations` (best first) and `planner` let a caller that routes orders choose the candidate
-    locations and how demand is spread over them; the planner runs under the row locks.
+    `route` gives the candidate locations best first (`allocation.route_for`); without it they
+    are `locations_for_channel`'s. Either way `allocation.plan` spreads the demand over them under
+    the row locks and writes its reasons on the route.
     """
     if not lines:
         raise InvalidStockOperation({"lines": [_("Nothing to reserve.")]})
@@ -211,11 +165,13 @@ def stock_reserve(
     demand: dict[int, int] = defaultdict(int)
     for _line, variant_id, units in expanded:
         demand[variant_id] += units
-    if locations is None:
-        locations = locations_for_channel(
-            channel, preferred_location_id=preferred_location_id, destination=destination
+    if route is None:
+        route = Route.over(
+            locations_for_channel(
+                channel, preferred_location_id=preferred_location_id, destination=destination
+            )
         )
-    locations = list(locations)
+    locations = route.locations
     if not locations:
         raise InsufficientStock(
             _("No stock location serves this channel."), requested=sum(demand.values()), available=0
@@ -248,7 +204,7 @@ def stock_reserve(
         )
     held = active_holds([s.pk for s in stocks.values()], now=now)
     free = {key: available(stock, held.get(stock.pk, 0)) for key, stock in stocks.items()}
-    plan = (planner or _plan)(dict(demand), locations, free)
+    plan = allocation.plan(route, dict(demand), free)
 
     # Spread each variant's planned parts back over the lines that asked for it.
     parts_left = {variant: list(parts) for variant, parts in plan.items()}
@@ -294,6 +250,74 @@ def stock_reserve(
             )
     refresh_signals(stocks.values(), now=now)
     return reservations
+
+
+@stock_transaction
+def stock_hold_convert(
+    *,
+    hold_reference: str,
+    reference: str,
+    lines: Sequence[ReserveLine],
+    location_ids: Collection[int],
+    parts: BundleParts | None = None,
+    actor: AbstractBaseUser | None = None,
+) -> list[Reservation] | None:
+    """Make a cart's holds the order's allocation in place, when every hold is unexpired, at
+    one of `location_ids` (those that may still serve the order), and together they hold
+    exactly what `lines` want, line by line (bundles as their components, matched by
+    `line_reference`). The reservations become the order's, `allocated` rises by
+    what they held and the ledger says so.
+
+    The units free to everyone else do not change (held becomes allocated), so nothing needs
+    re-planning and no low-stock signal can cross. Returns None, having changed nothing, when
+    the holds do not match (the cart changed after the hold, or a hold ran out): the caller
+    then reserves afresh with `stock_reserve(replaces_reference=...)`.
+
+    The caller holds the lock that keeps the cart's holds from being replaced meanwhile (the
+    cart's row); a hold may still run out, which is why expiry is checked under the stock locks.
+    """
+    now = timezone.now()
+    wanted: dict[tuple[str, int], int] = defaultdict(int)
+    for line, variant_id, units in _expand_bundles(lines, parts):
+        wanted[(line.line_reference, variant_id)] += units
+    holds = Reservation.objects.filter(
+        reference=hold_reference, state=Reservation.State.ACTIVE, kind=Reservation.Kind.CART
+    )
+    # Stock rows first, in the global order every writer uses, then the holds.
+    stocks = {
+        (s.variant_id, s.location_id): s
+        for s in Stock.objects.select_related("location")
+        .select_for_update(of=("self",))
+        .filter(pk__in=holds.values("stock_id"))
+        .order_by("variant_id", "location_id")
+    }
+    taken = list(holds.order_by("pk"))
+    held: dict[tuple[str, int], int] = defaultdict(int)
+    for hold in taken:
+        held[(hold.line_reference, hold.variant_id)] += hold.quantity
+    if (
+        not taken
+        or held != wanted
+        or any(hold.expires_at is None or hold.expires_at <= now for hold in taken)
+        or any((hold.variant_id, hold.location_id) not in stocks for hold in taken)
+        or any(hold.location_id not in location_ids for hold in taken)
+    ):
+        return None
+    Reservation.objects.filter(pk__in=[hold.pk for hold in taken]).update(
+        kind=Reservation.Kind.ORDER, reference=reference, expires_at=None
+    )
+    totals: dict[tuple[int, int], int] = defaultdict(int)
+    for hold in taken:
+        hold.kind, hold.reference, hold.expires_at = Reservation.Kind.ORDER, reference, None
+        hold.stock = stocks[(hold.variant_id, hold.location_id)]
+        totals[(hold.variant_id, hold.location_id)] += hold.quantity
+    move_many_allocated(
+        [(stocks[key], totals[key]) for key in sorted(totals)],
+        reason=StockMovement.Reason.RESERVATION,
+        reference=reference,
+        actor=actor,
+    )
+    return taken
 
 
 @stock_transaction

@@ -270,6 +270,8 @@ class CartCompleteView(StorefrontView):
 
 
 def order_with_lines(order: Order) -> Order:
+    if "lines" in getattr(order, "_prefetched_objects_cache", {}):
+        return order  # just placed: its lines and channel are at hand
     return (
         Order.objects.select_related("channel", "pickup_location")
         .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("id")))

@@ -60,6 +60,9 @@ class Cart(models.Model):
     last_activity_at = models.DateTimeField(_("last activity"), default=timezone.now)
     checkout_started_at = models.DateTimeField(_("checkout started"), null=True, blank=True)
     hold_expires_at = models.DateTimeField(_("stock held until"), null=True, blank=True)
+    # Where the planner put the hold and why (chosen, passed over, excluded), for the order's
+    # routing record when the order takes the hold over.
+    hold_route = models.JSONField(_("stock held where and why"), default=dict, blank=True)
     completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
     # Set when checkout refused a card payment after too many declines (card testing): the
     # cart takes no more payments, and the storefront starts a new one.

@@ -21,14 +21,13 @@ from commerce.errors import Conflict, NotFound, ValidationFailed
 from commerce.events import publish
 from commerce.models import Channel
 from customers.models import Customer
+from inventory import allocation
 from inventory import services as inventory
-from inventory.errors import InsufficientStock
 from inventory.models import StockLocation
 from inventory.selectors import availability_by_location, availability_for_channel
 from orders.discounts import normalise_code
-from orders.models import Cart, CartLine, Order, ShippingMethod
+from orders.models import Cart, CartLine, ShippingMethod
 from orders.services.quotes import CartQuote, cart_quote, destination_for, lines_for
-from orders.services.routing import candidates_for
 
 CART_UPDATED = "cart.updated"
 MAX_LINE_QUANTITY = 999
@@ -114,9 +113,11 @@ def cart_create(
     return _touched(cart, changed=[])
 
 
-def cart_lock(cart: Cart) -> Cart:
-    """Re-read the cart locked: changes to one cart queue behind each other."""
-    return Cart.objects.select_for_update(of=("self",)).select_related("channel").get(pk=cart.pk)
+def cart_lock(cart: Cart | int) -> Cart:
+    """Re-read the cart (or the cart with this id) locked: changes to one cart queue behind
+    each other."""
+    pk = cart if isinstance(cart, int) else cart.pk
+    return Cart.objects.select_for_update(of=("self",)).select_related("channel").get(pk=pk)
 
 
 def _variant_for_channel(cart: Cart, *, variant_id: int | None, sku: str | None) -> ProductVariant:
@@ -352,47 +353,49 @@ def cart_attach(cart: Cart, *, customer: Customer) -> Cart:
     return _touched(cart, changed=["customer", "email"])
 
 
-def reserve_lines(cart: Cart) -> list[inventory.ReserveLine]:
+def reserve_lines(cart: Cart, quote: CartQuote | None = None) -> list[inventory.ReserveLine]:
+    """The cart's lines as holds, each named by its SKU: the order line it becomes has the same
+    SKU, which is how the order takes the hold over (`stock_hold_convert`)."""
+    if quote is not None:
+        return [
+            inventory.ReserveLine(line.variant_id, line.quantity, line_reference=line.sku)
+            for line in quote.lines
+        ]
     return [
-        inventory.ReserveLine(
-            variant_id=line.variant_id, quantity=line.quantity, line_reference=str(line.variant_id)
-        )
-        for line in cart.lines.all()
+        inventory.ReserveLine(line.variant_id, line.quantity, line_reference=line.variant.sku)
+        for line in cart.lines.select_related("variant")
     ]
 
 
-def hold_stock(cart: Cart, *, ttl: timedelta) -> None:
-    """Hold the cart's stock (replacing its earlier holds), at the pickup store only when the
-    order is for pickup. Raises `InsufficientStock` (409) naming the short variant."""
+def hold_stock(cart: Cart, *, ttl: timedelta, quote: CartQuote | None = None) -> None:
+    """Hold the cart's stock (replacing its earlier holds) where the order will be allocated:
+    the same candidates and planner as routing (`inventory.allocation`), so the order can take
+    the hold over unchanged. A pickup order holds at its store only. Sets `hold_expires_at`
+    and `hold_route` for the caller to save. `quote` (the cart's, just priced) saves reading
+    the lines again. Raises `InsufficientStock` (409) naming the short SKU."""
     destination = destination_for(cart)
-    lines = reserve_lines(cart)
+    lines = reserve_lines(cart, quote)
     if not lines:
         raise ValidationFailed({"lines": [_("The cart is empty.")]})
-    # Hold where the order will be allocated: the locations routing may use for it.
-    probe = Order(
-        channel=cart.channel,
+    route = allocation.route_for(
+        channel_id=cart.channel_id,
+        destination=None
+        if cart.pickup_location_id
+        else allocation.Destination(destination.country, destination.region),
         pickup_location_id=cart.pickup_location_id,
-        shipping_address={"country": destination.country, "region": destination.region},
     )
-    reservations = inventory.stock_reserve(
-        channel=cart.channel,
-        lines=lines,
-        reference=cart.reference,
-        ttl=ttl,
-        preferred_location_id=cart.pickup_location_id,
-        destination=inventory.Destination(destination.country, destination.region),
-        locations=[candidate.location for candidate in candidates_for(probe).candidates],
+    route.skus = {line.variant_id: line.line_reference for line in lines}
+    inventory.stock_reserve(
+        channel=cart.channel, lines=lines, reference=cart.reference, ttl=ttl, route=route
     )
-    if cart.pickup_location_id is not None:
-        elsewhere = [r for r in reservations if r.location_id != cart.pickup_location_id]
-        if elsewhere:
-            variant = ProductVariant.objects.get(pk=elsewhere[0].variant_id)
-            raise InsufficientStock(
-                _("The pickup store does not have enough of SKU %(sku)s.") % {"sku": variant.sku},
-                sku=variant.sku,
-                variant_id=variant.pk,
-            )
-    cart.hold_expires_at = timezone.now() + ttl
+    now = timezone.now()
+    cart.hold_expires_at = now + ttl
+    cart.hold_route = {
+        "at": now.isoformat(),
+        "chosen": {str(location_id): reason for location_id, reason in route.chosen.items()},
+        "passed_over": route.passed_over,
+        "excluded": route.excluded,
+    }
 
 
 @transaction.atomic
@@ -402,7 +405,9 @@ def cart_checkout_start(cart: Cart) -> Cart:
     _open(cart)
     hold_stock(cart, ttl=timedelta(seconds=settings.INVENTORY_CART_HOLD_SECONDS))
     cart.checkout_started_at = timezone.now()
-    return _touched(cart, changed=["hold_expires_at", "checkout_started_at"], release_hold=False)
+    return _touched(
+        cart, changed=["hold_expires_at", "hold_route", "checkout_started_at"], release_hold=False
+    )
 
 
 @transaction.atomic

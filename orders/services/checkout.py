@@ -198,8 +198,10 @@ def _prepare(
                 inventory.stock_release(reference=cart.reference)
                 Cart.objects.filter(pk=cart.pk).update(hold_expires_at=None)
         if refused is None:
-            hold_stock(cart, ttl=timedelta(seconds=settings.ORDERS_CHECKOUT_HOLD_SECONDS))
-            cart.save(update_fields=["hold_expires_at"])
+            hold_stock(
+                cart, ttl=timedelta(seconds=settings.ORDERS_CHECKOUT_HOLD_SECONDS), quote=quote
+            )
+            cart.save(update_fields=["hold_expires_at", "hold_route"])
             prepared = Payment.objects.create(
                 cart=cart,
                 method=payment.method,
@@ -268,13 +270,13 @@ def payment_finish(payment: Payment) -> Order | None:
     duplicate_of = None
     try:
         with transaction.atomic():
-            cart = cart_lock(payment.cart)
+            cart = cart_lock(payment.cart_id)
             payment = Payment.objects.select_for_update().get(pk=payment.pk)
             if payment.order_id is not None:
                 return payment.order
             duplicate_of = Order.objects.filter(cart=cart).first()
             if duplicate_of is None:
-                return order_place(payment)
+                return order_place(payment, cart=cart)
     except (InsufficientStock, DiscountNotApplicable) as exc:
         payment_void_unplaced(payment, reason=str(exc.detail))
         _give_back_hold(payment.cart_id)

@@ -1,25 +1,17 @@
 """Order routing: which locations fulfil an order, and why.
 
-A delivery order may be served by the channel's active locations that ship to customers; a store
-takes part only when the merchant switched on ship-from-store for it (`ships_to_customers`).
-Candidates are ranked by routing priority, then those in the destination's country, then by
-distance to the destination. The plan:
-
-1. the best-ranked single location that has every line;
-2. otherwise as few locations as possible: repeatedly the one that can send the most lines
-   whole, then units of any line no one location has, in rank order (a split only when needed).
-
-A pickup order (or a sale at the till) is served by its store alone. The plan is made under the
-stock row locks (inside `inventory.stock_reserve`), the allocation follows it through the
-ledger, and each location's share becomes a `Fulfilment`. The decisions and their reasons are
-written on the order (`Order.routing`, the fulfilments' `routing_reason` and the history).
+The candidates and the plan are `inventory.allocation`'s, the same planner that held the cart's
+stock at checkout: an order placed from a cart whose holds still stand takes them over in place
+(`stock_hold_convert`), and otherwise (an edited order, a phone or marketplace order, a hold
+that ran out) the stock is reserved afresh under the row locks. Each location's share becomes a
+`Fulfilment`. The decisions and their reasons are written on the order (`Order.routing`, the
+fulfilments' `routing_reason` and the history).
 """
 
 from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -27,10 +19,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from catalog.models import BundleComponent, ProductVariant
-from commerce import geo
+from catalog.models import ProductVariant
 from commerce.errors import ValidationFailed
 from commerce.events import publish
+from inventory import allocation
 from inventory import services as inventory
 from inventory.errors import InsufficientStock
 from inventory.models import Reservation, StockLocation
@@ -43,173 +35,28 @@ from orders.services.orders import history_add
 FULFILMENT_CREATED = "fulfilment.created"
 
 
-@dataclass
-class Candidate:
-    location: StockLocation
-    distance_km: float | None
-
-    @property
-    def describe(self) -> str:
-        if self.distance_km is None:
-            return _("priority %(priority)s") % {"priority": self.location.routing_priority}
-        return _("priority %(priority)s, %(km)s km away") % {
-            "priority": self.location.routing_priority,
-            "km": round(self.distance_km),
-        }
-
-
-@dataclass
-class Route:
-    """What the planner decided, filled in under the locks."""
-
-    candidates: list[Candidate]
-    excluded: list[dict[str, str]] = field(default_factory=list)
-    chosen: dict[int, str] = field(default_factory=dict)  # location id -> reason
-    passed_over: list[dict[str, Any]] = field(default_factory=list)
-
-
-def destination_of(order: Order) -> pricing.Destination | None:
+def destination_of(order: Order) -> allocation.Destination | None:
     if order.pickup_location_id or not order.shipping_address:
         return None
-    return pricing.Destination(
+    return allocation.Destination(
         order.shipping_address.get("country", ""), order.shipping_address.get("region", "")
     )
 
 
-def _rank(
-    locations: list[StockLocation], destination: pricing.Destination | None
-) -> list[Candidate]:
-    target = geo.region_centre(destination.country, destination.region) if destination else None
-    ranked = []
-    for location in locations:
-        point = geo.point_of(location.latitude, location.longitude) or geo.region_centre(
-            location.country, location.region
-        )
-        ranked.append(Candidate(location, geo.distance_km(point, target)))
-    country = destination.country.upper() if destination else ""
-    ranked.sort(
-        key=lambda c: (
-            c.location.routing_priority,
-            bool(country) and c.location.country.upper() != country,
-            c.distance_km if c.distance_km is not None else float("inf"),
-            c.location.code,
-        )
-    )
-    return ranked
-
-
-def candidates_for(order: Order) -> Route:
+def candidates_for(order: Order) -> allocation.Route:
     """The locations that may serve an order, best first, and those left out with why."""
-    if order.pickup_location_id:
-        store = StockLocation.objects.get(pk=order.pickup_location_id)
-        return Route(candidates=[Candidate(store, None)])
-    destination = destination_of(order)
-    route = Route(candidates=[])
-    eligible = []
-    for location in StockLocation.objects.filter(is_active=True, channels=order.channel_id):
-        if not location.ships_to_customers:
-            route.excluded.append(
-                {
-                    "location": location.code,
-                    "reason": _("ship-from-store is off")
-                    if location.kind == StockLocation.Kind.STORE
-                    else _("does not ship to customers"),
-                }
-            )
-            continue
-        eligible.append(location)
-    route.candidates = _rank(eligible, destination)
-    return route
+    return allocation.route_for(
+        channel_id=order.channel_id,
+        destination=destination_of(order),
+        pickup_location_id=order.pickup_location_id,
+    )
 
 
-def _planner(route: Route, skus: dict[int, str]) -> inventory.Planner:
-    def plan(
-        demand: dict[int, int],
-        locations: list[StockLocation],
-        free: dict[tuple[int, int], int],
-    ) -> dict[int, list[tuple[int, int]]]:
-        by_id = {c.location.pk: c for c in route.candidates}
-
-        def lacks(location: StockLocation, wanted: dict[int, int]) -> list[str]:
-            return [
-                _("%(sku)s (%(free)s of %(wanted)s)")
-                % {
-                    "sku": skus.get(variant, str(variant)),
-                    "free": free.get((variant, location.pk), 0),
-                    "wanted": units,
-                }
-                for variant, units in wanted.items()
-                if free.get((variant, location.pk), 0) < units
-            ]
-
-        for location in locations:
-            missing = lacks(location, demand)
-            if not missing:
-                route.chosen[location.pk] = _(
-                    "Has every line: the best-ranked location that can send the order in one "
-                    "parcel (%(rank)s)."
-                ) % {"rank": by_id[location.pk].describe}
-                return {variant: [(location.pk, units)] for variant, units in demand.items()}
-            route.passed_over.append({"location": location.code, "lacks": ", ".join(missing)[:400]})
-
-        # No single location: cover whole lines with as few locations as possible.
-        plan: dict[int, list[tuple[int, int]]] = {}
-        remaining = dict(demand)
-        order_of = {loc.pk: index for index, loc in enumerate(locations)}
-        while remaining:
-            best, best_lines = None, []
-            for location in locations:
-                whole = [
-                    v for v, units in remaining.items() if free.get((v, location.pk), 0) >= units
-                ]
-                if len(whole) > len(best_lines):
-                    best, best_lines = location, whole
-            if best is None:
-                break
-            for variant in best_lines:
-                plan[variant] = [(best.pk, remaining.pop(variant))]
-            route.chosen[best.pk] = _(
-                "No single location has everything; sends %(lines)s whole (%(rank)s)."
-            ) % {
-                "lines": ", ".join(skus.get(v, str(v)) for v in best_lines),
-                "rank": by_id[best.pk].describe,
-            }
-        # What no location has whole is split over several, in rank order.
-        for variant, units in remaining.items():
-            parts, left = [], units
-            for location in sorted(locations, key=lambda loc: order_of[loc.pk]):
-                take = min(left, free.get((variant, location.pk), 0))
-                if take > 0:
-                    parts.append((location.pk, take))
-                    left -= take
-                    route.chosen.setdefault(
-                        location.pk,
-                        _("Part of %(sku)s, which no one location has in full (%(rank)s).")
-                        % {
-                            "sku": skus.get(variant, str(variant)),
-                            "rank": by_id[location.pk].describe,
-                        },
-                    )
-                if left == 0:
-                    break
-            if left:
-                raise inventory.shortage_error(variant, units, units - left)
-            plan[variant] = parts
-        return plan
-
-    return plan
-
-
-BundleParts = dict[int, dict[int, int]]  # bundle variant -> component variant -> units each
+BundleParts = inventory.BundleParts
 
 
 def _bundle_parts(order_lines: list[OrderLine]) -> BundleParts:
-    parts: BundleParts = defaultdict(dict)
-    for bundle_id, component_id, quantity in BundleComponent.objects.filter(
-        bundle_id__in={line.variant_id for line in order_lines if line.variant_id}
-    ).values_list("bundle_id", "component_id", "quantity"):
-        parts[bundle_id][component_id] = quantity
-    return parts
+    return inventory.bundle_parts(line.variant_id for line in order_lines if line.variant_id)
 
 
 def _stocked_skus(order_lines: list[OrderLine], parts: BundleParts) -> dict[int, str]:
@@ -362,10 +209,28 @@ def create_fulfilments(
     return fulfilments
 
 
+def _held_decisions(
+    route: allocation.Route, reservations: list[Reservation], held_route: dict[str, Any]
+) -> str:
+    """The reasons for an allocation taken over from the cart's hold: the planner's own, kept
+    on the cart when it placed the hold (`Cart.hold_route`). Returns when the hold was placed."""
+    used = {reservation.location_id for reservation in reservations}
+    chosen = {int(pk): reason for pk, reason in (held_route.get("chosen") or {}).items()}
+    if set(chosen) == used:
+        route.chosen = chosen
+        route.passed_over = list(held_route.get("passed_over") or [])
+        route.excluded = list(held_route.get("excluded") or route.excluded)
+        return held_route.get("at", "")
+    for location_id in used:  # a hold placed before its reasons were kept
+        route.chosen[location_id] = _("Held for the buyer at checkout.")
+    return ""
+
+
 def order_route(
     order: Order,
     *,
     replaces_reference: str | None = None,
+    held_route: dict[str, Any] | None = None,
     actor: AbstractBaseUser | None = None,
     publish_created: bool = True,
 ) -> list[Fulfilment]:
@@ -386,22 +251,36 @@ def order_route(
             available=0,
         )
     parts = _bundle_parts(order_lines)
-    skus = _stocked_skus(order_lines, parts)
-    reservations = inventory.stock_reserve(
-        channel=order.channel,
-        kind="order",
-        reference=order.reference,
-        replaces_reference=replaces_reference,
-        lines=[
-            inventory.ReserveLine(
-                variant_id=line.variant_id, quantity=line.quantity, line_reference=line.sku
-            )
-            for line in order_lines
-        ],
-        locations=[c.location for c in route.candidates],
-        planner=_planner(route, skus),
-        actor=actor,
-    )
+    lines = [
+        inventory.ReserveLine(
+            variant_id=line.variant_id, quantity=line.quantity, line_reference=line.sku
+        )
+        for line in order_lines
+    ]
+    reservations = None
+    if replaces_reference:
+        reservations = inventory.stock_hold_convert(
+            hold_reference=replaces_reference,
+            reference=order.reference,
+            lines=lines,
+            location_ids={location.pk for location in route.locations},
+            parts=parts,
+            actor=actor,
+        )
+    held_at = ""
+    if reservations is not None:
+        held_at = _held_decisions(route, reservations, held_route or {})
+    else:
+        route.skus = _stocked_skus(order_lines, parts)
+        reservations = inventory.stock_reserve(
+            channel=order.channel,
+            kind="order",
+            reference=order.reference,
+            replaces_reference=replaces_reference,
+            lines=lines,
+            route=route,
+            actor=actor,
+        )
     fulfilments = create_fulfilments(
         order,
         reservations,
@@ -415,6 +294,8 @@ def order_route(
         *order.routing,
         {
             "at": timezone.now().isoformat(),
+            # Taken over from the cart's hold: the plan (and what was free) as at that time.
+            **({"held_at": held_at} if held_at else {}),
             "chosen": [
                 {
                     "fulfilment": f.number,
@@ -454,23 +335,20 @@ def route_preview(
 ) -> list[StockLocation]:
     """Where an order for these (variant, units) rows would most likely ship from, read without
     locks: for the delivery estimate shown at checkout. Empty when nothing has it all."""
-    probe = Order(
+    route = allocation.route_for(
         channel_id=channel_id,
+        destination=None if pickup_location_id or destination is None else destination,
         pickup_location_id=pickup_location_id,
-        shipping_address={"country": destination.country, "region": destination.region}
-        if destination
-        else None,
     )
-    route = candidates_for(probe)
     demand: dict[int, int] = defaultdict(int)
     for variant_id, units in rows:
         demand[variant_id] += units
     if not demand or not route.candidates:
         return []
-    locations = [c.location for c in route.candidates]
+    locations = route.locations
     free = free_units(variant_ids=demand, location_ids=[loc.pk for loc in locations])
     try:
-        plan = _planner(route, {})(dict(demand), locations, free)
+        plan = allocation.plan(route, dict(demand), free)
     except InsufficientStock:
         return []
     used = {location_id for parts in plan.values() for location_id, _units in parts}
