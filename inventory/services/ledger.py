@@ -238,14 +238,22 @@ def move_many_allocated(
     return StockMovement.objects.bulk_create(movements)
 
 
-def refresh_signals(stocks: Iterable[Stock], *, now=None, publish: bool = True) -> None:
+def refresh_signals(
+    stocks: Iterable[Stock],
+    *,
+    now=None,
+    publish: bool = True,
+    held: dict[int, int] | None = None,
+) -> None:
     """Publish stock.low / stock.out / stock.restocked for rows whose level crossed a threshold
     since the last signal: once per crossing, not on every change. With `publish=False` the
-    levels are recorded silently (an opening balance when going live is not news)."""
+    levels are recorded silently (an opening balance when going live is not news). `held`
+    (stock id -> units in active holds) when the caller, holding the row locks, knows it."""
     stocks = list(stocks)
     if not stocks:
         return
-    held = active_holds([s.pk for s in stocks], now=now)
+    if held is None:
+        held = active_holds([s.pk for s in stocks], now=now)
     defaults = dict(
         StockPolicy.objects.filter(variant_id__in={s.variant_id for s in stocks}).values_list(
             "variant_id", "low_stock_threshold"

@@ -248,7 +248,14 @@ def stock_reserve(
                 reference=reference,
                 actor=actor,
             )
-    refresh_signals(stocks.values(), now=now)
+    # Under the row locks the holds are what was read plus what was just added.
+    held_now = dict(held)
+    if kind == Reservation.Kind.CART:
+        for reservation in reservations:
+            held_now[reservation.stock.pk] = held_now.get(reservation.stock.pk, 0) + (
+                reservation.quantity
+            )
+    refresh_signals(stocks.values(), now=now, held=held_now)
     return reservations
 
 

@@ -79,15 +79,6 @@ def transaction_record(
         )
 
 
-def _sum(order: Order, kind: str) -> Decimal:
-    return (
-        Transaction.objects.filter(
-            payment__order=order, kind=kind, status=T.Status.SUCCESS
-        ).aggregate(total=Sum("amount"))["total"]
-        or ZERO
-    )
-
-
 def _open_authorized(order: Order) -> Decimal:
     """Authorized and neither captured nor voided, over the order's payments."""
     total = ZERO
@@ -118,11 +109,36 @@ def payment_status_for(
     return P.NOT_CHARGED
 
 
+def _totals(order: Order) -> tuple[Decimal, Decimal, Decimal]:
+    """(captured, refunded, authorized and neither captured nor voided) over the order's
+    payments, from their successful transactions, in one read."""
+    paid = refunded = ZERO
+    by_payment: dict[int, list[tuple[str, Decimal]]] = {}
+    voided_payments = set()
+    for payment_id, payment_status, kind, amount in Transaction.objects.filter(
+        payment__order=order, status=T.Status.SUCCESS
+    ).values_list("payment_id", "payment__status", "kind", "amount"):
+        if kind == T.Kind.CAPTURE:
+            paid += amount
+        elif kind == T.Kind.REFUND:
+            refunded += amount
+        if payment_status == Payment.Status.VOIDED or kind == T.Kind.VOID:
+            voided_payments.add(payment_id)
+        by_payment.setdefault(payment_id, []).append((kind, amount))
+    authorized = ZERO
+    for payment_id, done in by_payment.items():
+        if payment_id in voided_payments:
+            continue
+        held = sum((a for k, a in done if k == T.Kind.AUTHORIZE), ZERO)
+        captured = sum((a for k, a in done if k == T.Kind.CAPTURE), ZERO)
+        authorized += max(held - captured, ZERO)
+    return paid, refunded, authorized
+
+
 def payments_refresh(order: Order, *, announce: bool = True) -> Order:
     """Recompute the order's payment totals and status from its transactions; publish
     `order.paid` the first time it is paid in full."""
-    paid, refunded = _sum(order, T.Kind.CAPTURE), _sum(order, T.Kind.REFUND)
-    authorized = _open_authorized(order)
+    paid, refunded, authorized = _totals(order)
     status = payment_status_for(order, paid=paid, refunded=refunded, authorized=authorized)
     newly_paid = order.paid_at is None and paid >= order.total and paid > 0
     order.paid_total, order.refunded_total, order.authorized_total = paid, refunded, authorized

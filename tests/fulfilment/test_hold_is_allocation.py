@@ -29,7 +29,7 @@ SKUS = ["TEE-RED-M", "TEE-BLUE-M", "SKN-LOT-150"]
 
 
 def _layout(rng: random.Random, variants: list[ProductVariant], locations: list[StockLocation]):
-    """Set every (variant, location) on hand to 0–6 units, through the ledger."""
+    """Set every (variant, location) on hand to 0 to 6 units, through the ledger."""
     for variant in variants:
         for location in locations:
             stock = Stock.objects.filter(variant=variant, location=location).first()
