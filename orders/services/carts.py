@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from catalog.models import ProductVariant
 from commerce.errors import Conflict, NotFound, ValidationFailed
@@ -23,6 +24,7 @@ from commerce.models import Channel
 from customers.models import Customer
 from inventory import allocation
 from inventory import services as inventory
+from inventory.errors import InsufficientStock
 from inventory.models import StockLocation
 from inventory.selectors import availability_by_location, availability_for_channel
 from orders.discounts import normalise_code
@@ -31,6 +33,12 @@ from orders.services.quotes import CartQuote, cart_quote, destination_for, lines
 
 CART_UPDATED = "cart.updated"
 MAX_LINE_QUANTITY = 999
+
+
+class CartCompleted(Conflict):
+    code = "cart_completed"
+    title = gettext_lazy("The cart has become an order")
+
 
 ADDRESS_FIELDS = (
     "first_name",
@@ -95,7 +103,7 @@ def _touched(cart: Cart, *, changed: list[str], release_hold: bool = True) -> Ca
 
 def _open(cart: Cart) -> None:
     if cart.state != Cart.State.OPEN:
-        raise Conflict(_("This cart has become an order and cannot change."), state=cart.state)
+        raise CartCompleted(_("This cart has become an order and cannot change."), state=cart.state)
 
 
 @transaction.atomic
@@ -182,7 +190,8 @@ def cart_line_set(
             variant.pk
         ]
     if wanted > available:
-        raise Conflict(
+        # The same condition, and so the same code, as checkout's and the stock services'.
+        raise InsufficientStock(
             _("Only %(available)s of SKU %(sku)s are available; %(requested)s were requested.")
             % {"available": available, "sku": variant.sku, "requested": wanted},
             sku=variant.sku,
