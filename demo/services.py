@@ -72,7 +72,9 @@ from inventory.models import (
 )
 from inventory.selectors import availability_for_channel
 from orders import services as order_services
-from orders.discounts import codes_generate
+from orders.carts.services import ADDRESS_FIELDS as CART_ADDRESS_FIELDS
+from orders.fulfilment import delivery as delivery_promise
+from orders.fulfilment.routing import destination_of
 from orders.models import (
     Carrier,
     Cart,
@@ -90,9 +92,7 @@ from orders.models import (
     TrackingEvent,
     Transaction,
 )
-from orders.services import delivery as delivery_promise
-from orders.services.carts import ADDRESS_FIELDS as CART_ADDRESS_FIELDS
-from orders.services.routing import destination_of
+from orders.pricing.discounts import codes_generate
 
 
 @dataclass

@@ -41,9 +41,9 @@ from inventory.models import StockLocation
 from inventory.selectors import availability_by_location, availability_for_channel
 from orders import pricing, services
 from orders.admin import money, problem
+from orders.fulfilment.routing import route_preview
 from orders.models import Order, PaymentMethod, ShippingMethod
-from orders.services.quotes import lines_for
-from orders.services.routing import route_preview
+from orders.pricing.quotes import lines_for
 
 PERMISSION = "orders.add_order"
 PAYMENT_METHODS = [PaymentMethod.CARD, PaymentMethod.CASH_ON_DELIVERY, PaymentMethod.BANK_TRANSFER]

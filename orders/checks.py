@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.checks import Error, register
 
-from orders.gateways import registered_gateway_codes
+from orders.payments.gateways import registered_gateway_codes
 
 
 @register()
@@ -19,7 +19,7 @@ def check_payment_gateway_is_registered(app_configs, **kwargs) -> list[Error]:
         Error(
             f"ORDERS_GATEWAY is {settings.ORDERS_GATEWAY!r}, and no payment gateway of that code "
             f"is registered (registered: {', '.join(sorted(codes)) or 'none'}).",
-            hint="Register the provider's gateway with orders.gateways.gateway_register() in an "
+            hint="Register the provider's gateway with orders.payments.gateways.gateway_register() in an "
             "AppConfig.ready(), or set ORDERS_GATEWAY to one of the registered codes.",
             id="orders.E001",
         )

@@ -9,7 +9,7 @@ from django.db.models import F, Prefetch, QuerySet
 
 from catalog.models import BundleComponent
 from inventory.models import StockLocation
-from orders.models import Fulfilment, FulfilmentLine
+from orders.models import Cart, Fulfilment, FulfilmentLine, Order, OrderLine, Transaction
 
 TO_PICK = [Fulfilment.State.PENDING, Fulfilment.State.PICKING]
 
@@ -71,3 +71,57 @@ def pick_list(location: StockLocation) -> PickList:
     for sku, row in by_sku.items():
         row.contains = parts.get(variant_of[sku], [])
     return PickList(fulfilments, [by_sku[sku] for sku in sorted(by_sku)])
+
+
+# --- Orders and carts, as the API shows them -------------------------------------------------
+
+
+def orders_with_lines() -> QuerySet[Order]:
+    """Orders with their channel, pickup store and lines (in the order placed): two queries
+    for any number of orders."""
+    return Order.objects.select_related("channel", "pickup_location").prefetch_related(
+        Prefetch("lines", queryset=OrderLine.objects.order_by("id"))
+    )
+
+
+def order_with_lines(order: Order) -> Order:
+    """`order` ready to show; one just placed already has its lines and channel at hand."""
+    if "lines" in getattr(order, "_prefetched_objects_cache", {}):
+        return order
+    return orders_with_lines().get(pk=order.pk)
+
+
+def orders_of_customer(customer_id: int) -> QuerySet[Order]:
+    """A customer's orders in every channel, newest first."""
+    return orders_with_lines().filter(customer_id=customer_id).order_by("-placed_at", "-id")
+
+
+def order_for_guest(*, number: str, email: str) -> Order | None:
+    """The order with this number placed with this e-mail (any letter case), or None."""
+    return orders_with_lines().filter(number=number.strip(), email__iexact=email.strip()).first()
+
+
+def order_transactions(order: Order) -> QuerySet[Transaction]:
+    return Transaction.objects.filter(payment__order=order).order_by("id")
+
+
+def order_fulfilments(order: Order) -> QuerySet[Fulfilment]:
+    """The order's fulfilments with their location, carrier and lines (three queries)."""
+    return (
+        order.fulfilments.select_related("location", "carrier")
+        .prefetch_related(
+            Prefetch(
+                "lines", queryset=FulfilmentLine.objects.select_related("order_line").order_by("id")
+            )
+        )
+        .order_by("id")
+    )
+
+
+def cart_by_token(token: str) -> Cart | None:
+    """The cart with everything its answer shows (channel, customer, shipping, pickup store)."""
+    return (
+        Cart.objects.select_related("channel", "customer", "shipping_method", "pickup_location")
+        .filter(token=token)
+        .first()
+    )

@@ -1,8 +1,8 @@
 from celery import shared_task
 
-from orders.services.fulfilments import fulfilments_detect_delays, pickups_flag_uncollected
-from orders.services.idempotency import idempotency_purge
-from orders.services.reconcile import payments_without_order
+from orders.core.idempotency import idempotency_purge
+from orders.fulfilment.services import fulfilments_detect_delays, pickups_flag_uncollected
+from orders.placement.reconcile import payments_without_order
 
 
 @shared_task(name="orders.finish_unfinished_payments")

@@ -163,79 +163,46 @@ def move_many(
     changes: Sequence[tuple[Stock, int]],
     *,
     reason: str,
+    counter: str = "on_hand",
     reference: str = "",
     note: str = "",
     actor: AbstractBaseUser | None = None,
 ) -> list[StockMovement]:
-    """`move` for many locked rows at once (a count of thousands of rows): one UPDATE of
-    `on_hand = on_hand + delta` expressions and one INSERT of their ledger rows."""
+    """`move` for many locked rows at once (a count of thousands of rows, an order taking over
+    its holds): one UPDATE of `counter = counter + delta` expressions (`counter` is "on_hand"
+    or "allocated") and one INSERT of their ledger rows."""
     changes = [(stock, delta) for stock, delta in changes if delta]
     if not changes:
         return []
     now = timezone.now()
     updates = [
-        Stock(pk=stock.pk, on_hand=F("on_hand") + delta, updated_at=now) for stock, delta in changes
+        Stock(pk=stock.pk, **{counter: F(counter) + delta}, updated_at=now)
+        for stock, delta in changes
     ]
-    Stock.objects.bulk_update(updates, ["on_hand", "updated_at"], batch_size=1000)
+    Stock.objects.bulk_update(updates, [counter, "updated_at"], batch_size=1000)
     movements = []
     for stock, delta in changes:
+        on_hand_delta = delta if counter == "on_hand" else 0
+        allocated_delta = delta if counter == "allocated" else 0
         movements.append(
             StockMovement(
                 stock=stock,
                 reason=reason,
-                on_hand_delta=delta,
-                allocated_delta=0,
+                on_hand_delta=on_hand_delta,
+                allocated_delta=allocated_delta,
                 on_hand_before=stock.on_hand,
-                on_hand_after=stock.on_hand + delta,
+                on_hand_after=stock.on_hand + on_hand_delta,
                 allocated_before=stock.allocated,
-                allocated_after=stock.allocated,
+                allocated_after=stock.allocated + allocated_delta,
                 reference=reference[:100],
                 note=note[:250],
                 created_at=now,
                 actor=actor if actor is not None and actor.is_authenticated else None,
             )
         )
-        stock.on_hand += delta
+        stock.on_hand += on_hand_delta
+        stock.allocated += allocated_delta
     return StockMovement.objects.bulk_create(movements, batch_size=1000)
-
-
-def move_many_allocated(
-    changes: Sequence[tuple[Stock, int]],
-    *,
-    reason: str,
-    reference: str = "",
-    note: str = "",
-    actor: AbstractBaseUser | None = None,
-) -> list[StockMovement]:
-    """`move` of `allocated` for many locked rows at once: one UPDATE and one INSERT."""
-    changes = [(stock, delta) for stock, delta in changes if delta]
-    if not changes:
-        return []
-    now = timezone.now()
-    Stock.objects.bulk_update(
-        [Stock(pk=s.pk, allocated=F("allocated") + delta, updated_at=now) for s, delta in changes],
-        ["allocated", "updated_at"],
-    )
-    movements = []
-    for stock, delta in changes:
-        movements.append(
-            StockMovement(
-                stock=stock,
-                reason=reason,
-                on_hand_delta=0,
-                allocated_delta=delta,
-                on_hand_before=stock.on_hand,
-                on_hand_after=stock.on_hand,
-                allocated_before=stock.allocated,
-                allocated_after=stock.allocated + delta,
-                reference=reference[:100],
-                note=note[:250],
-                created_at=now,
-                actor=actor if actor is not None and actor.is_authenticated else None,
-            )
-        )
-        stock.allocated += delta
-    return StockMovement.objects.bulk_create(movements)
 
 
 def refresh_signals(

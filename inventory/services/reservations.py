@@ -25,7 +25,7 @@ from inventory.services.ledger import (
     ensure_stock_rows,
     lock_stocks,
     move,
-    move_many_allocated,
+    move_many,
     refresh_signals,
     stock_transaction,
 )
@@ -318,9 +318,10 @@ def stock_hold_convert(
         hold.kind, hold.reference, hold.expires_at = Reservation.Kind.ORDER, reference, None
         hold.stock = stocks[(hold.variant_id, hold.location_id)]
         totals[(hold.variant_id, hold.location_id)] += hold.quantity
-    move_many_allocated(
+    move_many(
         [(stocks[key], totals[key]) for key in sorted(totals)],
         reason=StockMovement.Reason.RESERVATION,
+        counter="allocated",
         reference=reference,
         actor=actor,
     )

@@ -1,5 +1,5 @@
 """`Idempotency-Key` for the API's writes that create orders or move money: a retry with the
-same key and body gets the first response and runs nothing (see orders.services.idempotency)."""
+same key and body gets the first response and runs nothing (see orders.core.idempotency)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from commerce.api.problems import problem_exception_handler
 from commerce.errors import DomainError
-from orders.services.idempotency import fingerprint, idempotency_begin, idempotency_finish
+from orders.core.idempotency import fingerprint, idempotency_begin, idempotency_finish
 
 
 def idempotent(request, view: APIView, run: Callable[[], Response], *, scope: str) -> Response:

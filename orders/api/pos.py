@@ -23,11 +23,10 @@ from commerce.models import Channel
 from customers.models import Customer
 from inventory.models import StockLocation
 from inventory.selectors import availability_by_location
-from orders import services
+from orders import selectors, services
 from orders.api.idempotent import idempotent
 from orders.api.outputs import PosStockOutputSerializer, StaffOrderOutputSerializer
 from orders.api.serializers import PosSaleInputSerializer, order_json, validated
-from orders.api.storefront import order_with_lines
 from orders.models import Order
 
 TAG = ["staff: point of sale"]
@@ -105,7 +104,8 @@ class PosSaleView(APIView):
             actor=request.user,
         )
         return Response(
-            order_json(order_with_lines(order), staff=True), status=status.HTTP_201_CREATED
+            order_json(selectors.order_with_lines(order), staff=True),
+            status=status.HTTP_201_CREATED,
         )
 
 

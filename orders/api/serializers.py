@@ -8,23 +8,22 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from commerce.api.serializers import MAX_ID
+from orders import selectors
+from orders.carts.services import ADDRESS_FIELDS
 from orders.models import (
     Cart,
     Fulfilment,
-    FulfilmentLine,
     Order,
     OrderHistory,
     PaymentMethod,
     TrackingEvent,
     Transaction,
 )
-from orders.services.carts import ADDRESS_FIELDS
-from orders.services.quotes import CartQuote
+from orders.pricing.quotes import CartQuote
 
 
 def validated(serializer_class, data, **kwargs) -> dict:
@@ -237,30 +236,16 @@ def order_json(order: Order, *, staff: bool = False) -> dict[str, Any]:
                 "flag_reason": order.flag_reason,
                 "note": order.note,
                 "transactions": [
-                    transaction_json(t, c)
-                    for t in Transaction.objects.filter(payment__order=order).order_by("id")
+                    transaction_json(t, c) for t in selectors.order_transactions(order)
                 ],
                 "history": [history_json(h) for h in order.history.all()],
                 "routing": order.routing,
                 "fulfilments": [
-                    fulfilment_json(f, order=order) for f in fulfilments_with_lines(order)
+                    fulfilment_json(f, order=order) for f in selectors.order_fulfilments(order)
                 ],
             }
         )
     return data
-
-
-def fulfilments_with_lines(order: Order):
-    """The order's fulfilments with their location, carrier and lines (three queries)."""
-    return (
-        order.fulfilments.select_related("location", "carrier")
-        .prefetch_related(
-            Prefetch(
-                "lines", queryset=FulfilmentLine.objects.select_related("order_line").order_by("id")
-            )
-        )
-        .order_by("id")
-    )
 
 
 def fulfilment_json(

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from commerce.api.permissions import StaffChangePermissions
-from orders import services
+from orders import selectors, services
 from orders.api.outputs import StaffOrderListOutputSerializer, StaffOrderOutputSerializer
 from orders.api.serializers import (
     StaffAmountInputSerializer,
@@ -19,7 +18,7 @@ from orders.api.serializers import (
     order_json,
     validated,
 )
-from orders.models import Order, OrderLine
+from orders.models import Order
 
 
 class OrderFilter(django_filters.FilterSet):
@@ -43,11 +42,7 @@ class StaffOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     lookup_field = "number"
 
     def get_queryset(self):
-        return (
-            Order.objects.select_related("channel", "pickup_location")
-            .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("id")))
-            .order_by("-placed_at", "-id")
-        )
+        return selectors.orders_with_lines().order_by("-placed_at", "-id")
 
     def get_serializer_class(self):
         # For OPTIONS and the schema: the input of each action, the order for reads.
@@ -106,7 +101,7 @@ class StaffOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @action(detail=True, methods=["post"])
     def edit(self, request, number=None):
         """Change quantities, add lines or change the address before the order ships; stock,
-        totals and payment follow (see orders/services/editing.py)."""
+        totals and payment follow (see orders/placement/editing.py)."""
         d = validated(StaffEditInputSerializer, request.data)
         return self._done(
             services.order_edit(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from django.db.models import Prefetch, prefetch_related_objects
+from django.db.models import prefetch_related_objects
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -25,7 +25,7 @@ from commerce.api.schema import ProblemSerializer
 from commerce.errors import NotFound, ValidationFailed
 from commerce.selectors import channel_get_active
 from customers.models import Customer
-from orders import services
+from orders import selectors, services
 from orders.api.idempotent import idempotent
 from orders.api.outputs import (
     CartOutputSerializer,
@@ -47,12 +47,12 @@ from orders.api.serializers import (
     order_json,
     validated,
 )
-from orders.gateways import UnknownGateway, gateway_get
-from orders.models import Cart, Order, OrderLine
-from orders.services import delivery
-from orders.services.carts import pickup_stores
-from orders.services.quotes import destination_for, shipping_options
-from orders.services.routing import route_preview
+from orders.carts.services import pickup_stores
+from orders.fulfilment import delivery
+from orders.fulfilment.routing import route_preview
+from orders.models import Cart, Order
+from orders.payments.gateways import UnknownGateway, gateway_get
+from orders.pricing.quotes import destination_for, shipping_options
 
 TAG_CART = ["storefront: cart and checkout"]
 TAG_ORDERS = ["storefront: orders"]
@@ -70,27 +70,23 @@ def customer_for(request) -> Customer | None:
 
 
 def cart_for(request, token: str) -> Cart:
-    cart = (
-        Cart.objects.select_related("channel", "customer", "shipping_method", "pickup_location")
-        .filter(token=token)
-        .first()
-    )
+    cart = selectors.cart_by_token(token)
     customer = customer_for(request)
     if cart is None or (cart.customer_id and (customer is None or customer.pk != cart.customer_id)):
         raise NotFound(_("There is no such cart."))
     if cart.customer_id is None and customer is not None and cart.state == Cart.State.OPEN:
         cart = services.cart_attach(cart, customer=customer)
-        cart = Cart.objects.select_related(
-            "channel", "customer", "shipping_method", "pickup_location"
-        ).get(pk=cart.pk)
+        cart = selectors.cart_by_token(cart.token)
     return cart
 
 
 def cart_response(cart: Cart, **kwargs) -> Response:
-    cart = Cart.objects.select_related(
-        "channel", "customer", "shipping_method", "pickup_location"
-    ).get(pk=cart.pk)
-    return Response(cart_json(cart, services.cart_quote(cart)), **kwargs)
+    """The cart as it is now; one a service just changed comes with its quote (`priced`)."""
+    quote = getattr(cart, "priced", None)
+    if quote is None:
+        cart = selectors.cart_by_token(cart.token)
+        quote = services.cart_quote(cart)
+    return Response(cart_json(cart, quote), **kwargs)
 
 
 class StorefrontView(APIView):
@@ -266,32 +262,15 @@ class CartCompleteView(StorefrontView):
             # is limited per client as well as per cart and card.
             client=services.PaymentClient(ip=(BaseThrottle().get_ident(self.request) or "")[:64]),
         )
-        return Response(order_json(order_with_lines(order)), status=status.HTTP_201_CREATED)
-
-
-def order_with_lines(order: Order) -> Order:
-    if "lines" in getattr(order, "_prefetched_objects_cache", {}):
-        return order  # just placed: its lines and channel are at hand
-    return (
-        Order.objects.select_related("channel", "pickup_location")
-        .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("id")))
-        .get(pk=order.pk)
-    )
+        return Response(
+            order_json(selectors.order_with_lines(order)), status=status.HTTP_201_CREATED
+        )
 
 
 def order_with_tracking(order: Order) -> dict:
     """The order with its parcels as the customer may see them: carrier, tracking link,
     estimated delivery, the carrier's reports, the pickup code while it is uncollected."""
     return {**order_json(order), "fulfilments": services.tracking_for(order)}
-
-
-def orders_for_customer(customer: Customer):
-    return (
-        Order.objects.filter(customer=customer)
-        .select_related("channel", "pickup_location")
-        .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("id")))
-        .order_by("-placed_at", "-id")
-    )
 
 
 @extend_schema(tags=TAG_ORDERS, responses=OrderOutputSerializer(many=True))
@@ -308,7 +287,9 @@ class MyOrdersView(APIView):
     @extend_schema(operation_id="v1_orders_list")
     def get(self, request):
         paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(orders_for_customer(request.customer), request, self)
+        page = paginator.paginate_queryset(
+            selectors.orders_of_customer(request.customer.pk), request, self
+        )
         return paginator.get_paginated_response([order_json(o) for o in page])
 
 
@@ -317,7 +298,7 @@ class MyOrderView(MyOrdersView):
     """One of the signed-in customer's orders, with its `fulfilments` (tracking)."""
 
     def get(self, request, number):
-        order = orders_for_customer(request.customer).filter(number=number).first()
+        order = selectors.orders_of_customer(request.customer.pk).filter(number=number).first()
         if order is None:
             raise NotFound(_("There is no such order."))
         return Response(order_with_tracking(order))
@@ -341,14 +322,10 @@ class OrderLookupView(StorefrontView):
 
     def post(self, request):
         d = validated(OrderLookupInputSerializer, request.data)
-        order = (
-            Order.objects.filter(number=d["number"].strip(), email__iexact=d["email"].strip())
-            .select_related("channel", "pickup_location")
-            .first()
-        )
+        order = selectors.order_for_guest(number=d["number"], email=d["email"])
         if order is None:
             raise NotFound(_("There is no order with this number and e-mail."))
-        return Response(order_with_tracking(order_with_lines(order)))
+        return Response(order_with_tracking(order))
 
 
 @extend_schema(

@@ -15,9 +15,9 @@ from commerce.errors import Conflict, ValidationFailed
 from commerce.models import OutboxEvent
 from inventory.models import Stock
 from orders import services
+from orders.core.records import InvalidOrderTransition
+from orders.fulfilment.services import InvalidFulfilmentState
 from orders.models import Cart, Fulfilment, Order, TrackingEvent
-from orders.services.fulfilments import InvalidFulfilmentState
-from orders.services.orders import InvalidOrderTransition
 from tests.factories import variant_price_set
 from tests.fulfilment.conftest import OSAKA_ADDRESS, Omni, receive, web_order
 from tests.inventory.conftest import bundle_of

@@ -15,10 +15,10 @@ from inventory.errors import InsufficientStock
 from inventory.models import Reservation, Stock, StockMovement
 from inventory.services import stock_adjust
 from orders import services
+from orders.fulfilment import delivery
+from orders.fulfilment.services import InvalidFulfilmentState
 from orders.models import Fulfilment, Order
 from orders.pricing import Destination
-from orders.services import delivery
-from orders.services.fulfilments import InvalidFulfilmentState
 from tests.fulfilment.conftest import OSAKA_ADDRESS, Omni, receive, web_order
 from tests.orders.conftest import JP_ADDRESS
 

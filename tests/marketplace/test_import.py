@@ -16,8 +16,8 @@ from commerce.models import Channel, OutboxEvent
 from customers.models import Customer
 from inventory.models import Reservation, Stock, StockMovement
 from orders import services
+from orders.channels import marketplace
 from orders.models import Cart, Fulfilment, Order, Payment, TrackingEvent
-from orders.services import marketplace
 from tests.marketplace.conftest import Omni, web_order
 
 HEADER = (

@@ -20,11 +20,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework.test import APIClient
 
+from commerce.errors import ValidationFailed
 from commerce.models import Channel, OutboxEvent
 from customers.services import account_register
 from inventory.models import Reservation
 from inventory.selectors import availability_for_channel
 from orders import services
+from orders.carts import services as carts
 from orders.models import Cart, CartLine
 from tests.conftest import HTTPS
 from tests.factories import ChannelFactory, variant_price_set
@@ -340,7 +342,7 @@ def test_an_address_without_line1_or_country_is_400_naming_both(shop):
 def test_the_service_names_the_address_fields_it_refuses(shop):
     cart = services.cart_create(channel=Channel.objects.get(code="web-jp"))
 
-    with pytest.raises(services.carts.ValidationFailed) as raised:
+    with pytest.raises(ValidationFailed) as raised:
         services.cart_update(cart, shipping_address={"city": "Naha", "floor": "3"})
 
     assert set(raised.value.errors) == {
@@ -364,7 +366,7 @@ def test_a_valid_address_is_kept_with_every_field_and_an_upper_case_country(shop
     saved = Cart.objects.get(token=token).shipping_address
     assert saved["line1"] == "1-1 Kume"
     assert saved["country"] == "JP"
-    assert set(saved) == set(services.carts.ADDRESS_FIELDS)
+    assert set(saved) == set(carts.ADDRESS_FIELDS)
 
 
 # --- Shipping ---------------------------------------------------------------------------------
@@ -520,7 +522,7 @@ def test_pickup_stores_say_which_have_everything(shop):
         ("shibuya-store", False, {"TEE-RED-M": 5, "TEA-MATCHA-100": 0})
     ]
     cart = Cart.objects.get(token=token)
-    assert [(entry.store, entry.short) for entry in services.carts.pickup_stores(cart)] == [
+    assert [(entry.store, entry.short) for entry in carts.pickup_stores(cart)] == [
         (shop.store, {"TEE-RED-M": 5, "TEA-MATCHA-100": 0})
     ]
 

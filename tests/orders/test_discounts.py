@@ -9,7 +9,8 @@ import pytest
 from django.utils import timezone
 
 from customers.services import customer_create
-from orders.discounts import (
+from orders.models import Discount, DiscountCode, DiscountRedemption
+from orders.pricing.discounts import (
     CODE_ALPHABET,
     CartLine,
     DiscountNotApplicable,
@@ -18,7 +19,6 @@ from orders.discounts import (
     codes_generate,
     discount_apply,
 )
-from orders.models import Discount, DiscountCode, DiscountRedemption
 from tests.factories import CategoryFactory, ChannelFactory, ProductFactory
 
 

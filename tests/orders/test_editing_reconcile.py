@@ -13,7 +13,7 @@ from commerce.models import OutboxEvent
 from inventory.models import Reservation
 from orders import services
 from orders.models import Order, Transaction
-from orders.services.payments import PaymentDeclined
+from orders.payments.services import PaymentDeclined
 from tests.orders.conftest import JP_ADDRESS
 
 

@@ -19,6 +19,7 @@ from commerce.models import Channel, OutboxEvent
 from commerce.money import quantize
 from inventory.models import Reservation
 from orders import services
+from orders.core.idempotency import idempotency_begin
 from orders.models import (
     Cart,
     IdempotencyRecord,
@@ -30,7 +31,6 @@ from orders.models import (
     ShippingRate,
     Transaction,
 )
-from orders.services.idempotency import idempotency_begin
 from tests.conftest import HTTPS
 from tests.factories import StaffFactory
 from tests.orders.conftest import JP_ADDRESS, NY_ADDRESS

@@ -26,8 +26,8 @@ from commerce.models import Channel, OutboxEvent
 from customers.models import Customer
 from inventory.models import Reservation
 from orders import services
-from orders.gateways import TestGateway
 from orders.models import Cart, Order, Payment, TestGatewayOperation, Transaction
+from orders.payments.gateways import TestGateway
 from tests.conftest import HTTPS
 from tests.factories import ProductVariantFactory, variant_price_set
 from tests.inventory.conftest import receive

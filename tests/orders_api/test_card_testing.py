@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 from orders import services
 from orders.models import Cart, Payment, PaymentAttempt
 from orders.models import TestGatewayOperation as GatewayOperation
-from orders.services.checkout_limits import token_fingerprint
+from orders.payments.card_testing import token_fingerprint
 from tests.conftest import HTTPS
 from tests.orders_api.conftest import (
     CART_TOTAL,

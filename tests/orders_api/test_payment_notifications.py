@@ -11,11 +11,11 @@ from decimal import Decimal
 import pytest
 from django.db import connections
 
-from orders.gateways import TestGateway
 from orders.models import Cart, Order, Payment, PaymentNotification, Transaction
 from orders.models import TestGatewayOperation as GatewayOperation
+from orders.payments.gateways import TestGateway
+from orders.placement.checkout import PaymentInput, _prepare
 from orders.services import payment_capture
-from orders.services.checkout import PaymentInput, _prepare
 from tests.inventory.conftest import run_concurrently
 from tests.orders_api.conftest import (
     CART_TOTAL,

@@ -16,17 +16,17 @@ from django.utils import timezone
 
 from inventory.models import Reservation
 from inventory.services import stock_adjust
-from orders.gateways import TestGateway
+from orders.core.idempotency import fingerprint
 from orders.models import Cart, IdempotencyRecord, Order, Payment, Transaction
 from orders.models import TestGatewayOperation as GatewayOperation
-from orders.services.checkout import (
+from orders.payments.gateways import TestGateway
+from orders.payments.services import payment_authorize
+from orders.placement.checkout import (
     PaymentInput,
     _prepare,
     payment_resolve,
     payments_unfinished,
 )
-from orders.services.idempotency import fingerprint
-from orders.services.payments import payment_authorize
 from tests.orders_api.conftest import (
     CART_TOTAL,
     PROBLEM,

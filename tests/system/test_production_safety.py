@@ -26,9 +26,7 @@ PRODUCTION = {
     "ORDERS_TEST_GATEWAY_SECRET": None,
     "ORDERS_GATEWAY": None,
 }
-GATEWAYS = (
-    "import django; django.setup(); from orders import gateways; print(sorted(gateways._GATEWAYS))"
-)
+GATEWAYS = "import django; django.setup(); from orders.payments import gateways; print(sorted(gateways._GATEWAYS))"
 
 
 def python(code: str, **env: str | None) -> subprocess.CompletedProcess:

@@ -5,7 +5,7 @@ from django.utils.translation import gettext as _
 
 from commerce.errors import DomainError, ValidationFailed
 from commerce.importing import open_text
-from orders.services.marketplace import marketplace_file_import
+from orders.channels.marketplace import marketplace_file_import
 
 
 class Command(BaseCommand):

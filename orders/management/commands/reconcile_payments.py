@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from commerce.errors import DomainError
 from commerce.importing import open_text
-from orders.services.reconcile import (
+from orders.placement.reconcile import (
     orders_out_of_step,
     payments_without_order,
     settlement_compare,

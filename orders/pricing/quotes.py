@@ -17,9 +17,9 @@ from django.utils.translation import gettext as _
 from catalog.models import ProductChannelListing, ProductVariant, VariantChannelListing
 from commerce.errors import ValidationFailed
 from commerce.models import Channel
-from orders import discounts as offers
 from orders import pricing
 from orders.models import Cart, ShippingMethod, ShippingRate
+from orders.pricing import discounts as offers
 
 ZERO = Decimal(0)
 

@@ -27,23 +27,23 @@ from commerce.errors import Conflict, ValidationFailed
 from commerce.money import currency_exponent
 from inventory import services as inventory
 from orders import pricing
-from orders.models import Order, OrderLine, Payment, PaymentMethod
-from orders.services.carts import _clean_address
-from orders.services.orders import (
+from orders.carts.services import _clean_address
+from orders.core.records import (
     ORDER_UPDATED,
-    fulfilments_cancel_open,
     history_add,
     order_lock,
     order_publish,
 )
-from orders.services.payments import (
+from orders.fulfilment.routing import order_route
+from orders.fulfilment.services import fulfilments_cancel_open
+from orders.models import Order, OrderLine, Payment, PaymentMethod
+from orders.payments.services import (
     PaymentDeclined,
     payment_authorize,
     payment_refund,
     payments_refresh,
 )
-from orders.services.quotes import lines_for
-from orders.services.routing import order_route
+from orders.pricing.quotes import lines_for
 
 EDITABLE = {Order.Status.UNCONFIRMED, Order.Status.UNFULFILLED, Order.Status.ON_HOLD}
 

@@ -6,7 +6,7 @@ still running gets 409; the same key with another body gets 422. Keys belong to 
 signed-in user, else the cart a guest holds), so another caller's key is simply another key.
 Responses are kept ORDERS_IDEMPOTENCY_TTL_HOURS; a run that has not answered within
 ORDERS_IDEMPOTENCY_LEASE_SECONDS is taken to have died, and a retry may take it over (the
-checkout then finishes or voids what the dead run left, see `orders.services.checkout`).
+checkout then finishes or voids what the dead run left, see `orders.placement.checkout`).
 Server errors (5xx) and 429s are not stored: the retry runs again (a 429 is about the moment,
 not the request; replayed, it would lack the Retry-After its retry needs, as Stripe keeps none).
 """

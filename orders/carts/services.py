@@ -27,9 +27,9 @@ from inventory import services as inventory
 from inventory.errors import InsufficientStock
 from inventory.models import StockLocation
 from inventory.selectors import availability_by_location, availability_for_channel
-from orders.discounts import normalise_code
 from orders.models import Cart, CartLine, ShippingMethod
-from orders.services.quotes import CartQuote, cart_quote, destination_for, lines_for
+from orders.pricing.discounts import normalise_code
+from orders.pricing.quotes import CartQuote, cart_quote, destination_for, lines_for
 
 CART_UPDATED = "cart.updated"
 MAX_LINE_QUANTITY = 999
@@ -88,7 +88,8 @@ def cart_payload(cart: Cart, quote: CartQuote | None = None) -> dict[str, Any]:
 
 
 def _touched(cart: Cart, *, changed: list[str], release_hold: bool = True) -> Cart:
-    """Record activity, drop a stale stock hold (the cart changed), tell automation."""
+    """Record activity, drop a stale stock hold (the cart changed), tell automation. The cart
+    comes back with `priced`, the quote it was just priced at."""
     cart.last_activity_at = timezone.now()
     fields = ["last_activity_at", *changed]
     if release_hold and cart.hold_expires_at is not None:
@@ -97,7 +98,15 @@ def _touched(cart: Cart, *, changed: list[str], release_hold: bool = True) -> Ca
         cart.checkout_started_at = None
         fields += ["hold_expires_at", "checkout_started_at"]
     cart.save(update_fields=fields)
-    publish(type=CART_UPDATED, subject_type="cart", subject_id=cart.pk, payload=cart_payload(cart))
+    quote = cart_quote(cart)
+    publish(
+        type=CART_UPDATED,
+        subject_type="cart",
+        subject_id=cart.pk,
+        payload=cart_payload(cart, quote),
+    )
+    # The answer to this change shows these same prices: the caller need not price it again.
+    cart.priced = quote
     return cart
 
 

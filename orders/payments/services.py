@@ -17,10 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from commerce.errors import Conflict, DomainError, ValidationFailed
 from commerce.money import quantize
-from orders.gateways import GatewayResult, GatewayUnavailable, gateway_get
-from orders.models import Order, Payment, PaymentMethod, PaymentNotification, Transaction
-from orders.services.checkout_limits import attempt_settle
-from orders.services.orders import (
+from orders.core.records import (
     ORDER_PAID,
     ORDER_REFUNDED,
     ORDER_UPDATED,
@@ -28,6 +25,9 @@ from orders.services.orders import (
     order_lock,
     order_publish,
 )
+from orders.models import Order, Payment, PaymentMethod, PaymentNotification, Transaction
+from orders.payments.card_testing import attempt_settle
+from orders.payments.gateways import GatewayResult, GatewayUnavailable, gateway_get
 
 logger = logging.getLogger(__name__)
 ZERO = Decimal(0)
@@ -492,12 +492,12 @@ NOTIFICATION_KINDS = {
 }
 
 
-def notification_handle(gateway_code: str, payload: dict[str, Any]) -> str:
-    """A gateway's notification: recorded once per event id, applied to the payment it names
-    (by our idempotency key), and — when it says the money is there and the completion call
-    never finished — the order is placed from the payment's snapshot. Returns what happened."""
-    from orders.services.checkout import payment_finish
-
+def notification_apply(
+    gateway_code: str, payload: dict[str, Any]
+) -> tuple[PaymentNotification | None, Payment | None, str]:
+    """A gateway's notification, recorded once per event id and applied to the payment it
+    names (by our idempotency key). Returns the notification (None for a repeat), the payment
+    and what happened; `placement.notifications` places the order a completion call left."""
     event_id, kind_name = str(payload.get("id", "")), str(payload.get("type", ""))
     errors = {}
     if not event_id:
@@ -512,7 +512,7 @@ def notification_handle(gateway_code: str, payload: dict[str, Any]) -> str:
                 gateway=gateway_code, event_id=event_id, type=kind_name, payload=payload
             )
     except IntegrityError:
-        return "duplicate"
+        return None, None, "duplicate"
     payment = Payment.objects.filter(
         Q(idempotency_key=payload.get("merchant_reference", ""))
         | Q(gateway=gateway_code, gateway_reference=payload.get("payment_reference") or "-")
@@ -540,11 +540,4 @@ def notification_handle(gateway_code: str, payload: dict[str, Any]) -> str:
             if payment.order_id:
                 payments_refresh(Order.objects.get(pk=payment.order_id))
         result = "applied"
-        if payment.order_id is None and payment.status in (
-            Payment.Status.AUTHORIZED,
-            Payment.Status.CAPTURED,
-        ):
-            order = payment_finish(payment)
-            result = f"order {order.number}" if order else "voided"
-    PaymentNotification.objects.filter(pk=notification.pk).update(result=result)
-    return result
+    return notification, payment, result

@@ -22,7 +22,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -33,11 +32,10 @@ from django.utils.translation import gettext_lazy
 from commerce.errors import Conflict, ValidationFailed
 from inventory import services as inventory
 from inventory.errors import InsufficientStock
-from orders.discounts import DiscountNotApplicable
-from orders.gateways import GatewayUnavailable
+from orders.carts.services import cart_lock, hold_stock
+from orders.core.drafts import DraftLine, OrderDraft
 from orders.models import Cart, Order, Payment, PaymentMethod
-from orders.services.carts import cart_lock, hold_stock
-from orders.services.checkout_limits import (
+from orders.payments.card_testing import (
     PaymentClient,
     TooManyDeclines,
     attempt_open,
@@ -46,14 +44,16 @@ from orders.services.checkout_limits import (
     declines_check,
     token_fingerprint,
 )
-from orders.services.orders import order_place
-from orders.services.payments import (
+from orders.payments.gateways import GatewayUnavailable
+from orders.payments.services import (
     PaymentDeclined,
     PaymentGatewayError,
     payment_authorize,
     payment_void_unplaced,
 )
-from orders.services.quotes import CartQuote, cart_quote, destination_for
+from orders.placement.placement import order_place
+from orders.pricing.discounts import DiscountNotApplicable
+from orders.pricing.quotes import CartQuote, cart_quote, destination_for
 
 OPEN_PAYMENT = [Payment.Status.PENDING, Payment.Status.AUTHORIZED, Payment.Status.CAPTURED]
 
@@ -69,49 +69,34 @@ class PaymentInput:
     token: str = ""
 
 
-def _snapshot(cart: Cart, quote: CartQuote) -> dict[str, Any]:
+def _draft(cart: Cart, quote: CartQuote) -> OrderDraft:
     destination = destination_for(cart)
-    return {
-        "cart_id": cart.pk,
-        "channel_id": cart.channel_id,
-        "customer_id": cart.customer_id,
-        "email": cart.email or (cart.customer.email if cart.customer else ""),
-        "phone": cart.phone,
-        "language": cart.language,
-        "note": cart.note,
-        "currency": quote.currency,
-        "prices_include_tax": quote.prices_include_tax,
-        "lines": [
-            {
-                "variant_id": line.variant_id,
-                "sku": line.sku,
-                "product_name": line.product_name,
-                "variant_name": line.variant_name,
-                "tax_class": line.tax_class,
-                "quantity": line.quantity,
-                "unit_price": line.unit_price,
-                "discount": line.discount,
-                "amount": line.amount,
-                "tax_rate": line.tax_rate,
-                "tax": line.tax,
-            }
-            for line in quote.lines
-        ],
-        "subtotal": quote.subtotal,
-        "discount_total": quote.discount_total,
-        "shipping_total": quote.shipping_total,
-        "shipping_tax": quote.shipping_tax,
-        "tax_total": quote.tax_total,
-        "total": quote.total,
-        "tax_bands": quote.tax_bands,
-        "discounts": quote.discounts,
-        "shipping_address": cart.shipping_address,
-        "billing_address": cart.billing_address,
-        "shipping_method_id": cart.shipping_method_id,
-        "shipping_method_name": cart.shipping_method.name if cart.shipping_method_id else "",
-        "pickup_location_id": cart.pickup_location_id,
-        "destination": {"country": destination.country, "region": destination.region},
-    }
+    return OrderDraft(
+        cart_id=cart.pk,
+        channel_id=cart.channel_id,
+        customer_id=cart.customer_id,
+        email=cart.email or (cart.customer.email if cart.customer else ""),
+        phone=cart.phone,
+        language=cart.language,
+        note=cart.note,
+        currency=quote.currency,
+        prices_include_tax=quote.prices_include_tax,
+        lines=tuple(DraftLine.of(line) for line in quote.lines),
+        subtotal=quote.subtotal,
+        discount_total=quote.discount_total,
+        shipping_total=quote.shipping_total,
+        shipping_tax=quote.shipping_tax,
+        tax_total=quote.tax_total,
+        total=quote.total,
+        tax_bands=quote.tax_bands,
+        discounts=quote.discounts,
+        shipping_address=cart.shipping_address,
+        billing_address=cart.billing_address,
+        shipping_method_id=cart.shipping_method_id,
+        shipping_method_name=cart.shipping_method.name if cart.shipping_method_id else "",
+        pickup_location_id=cart.pickup_location_id,
+        destination={"country": destination.country, "region": destination.region},
+    )
 
 
 def _check_ready(cart: Cart, quote: CartQuote, payment: PaymentInput) -> None:
@@ -211,7 +196,7 @@ def _prepare(
                 currency=quote.currency,
                 amount=quote.total,
                 status=Payment.Status.PENDING if card else Payment.Status.AWAITING,
-                snapshot=_snapshot(cart, quote),
+                snapshot=_draft(cart, quote).as_json(),
             )
             if card:
                 attempt_open(prepared, cart=cart, client=client, fingerprint=fingerprint)

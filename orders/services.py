@@ -1,6 +1,7 @@
-"""Every write of the orders app. Views, admin, commands and tasks call these."""
+"""Every write of the orders app, gathered from its parts. Views, admin, commands, tasks and
+other apps call these; the parts import each other directly (see docs/architecture.md)."""
 
-from orders.services.carts import (
+from orders.carts.services import (
     cart_attach,
     cart_checkout_start,
     cart_create,
@@ -8,16 +9,16 @@ from orders.services.carts import (
     cart_release,
     cart_update,
 )
-from orders.services.channels import SkuLine, phone_order_place, pos_sale
-from orders.services.checkout import (
-    PaymentInput,
-    checkout_complete,
-    payment_finish,
-    payment_resolve,
+from orders.channels.assisted import SkuLine, phone_order_place, pos_sale
+from orders.channels.marketplace import (
+    MarketplaceLine,
+    MarketplaceOrder,
+    marketplace_file_import,
+    marketplace_orders_import,
 )
-from orders.services.checkout_limits import PaymentClient, TooManyDeclines
-from orders.services.editing import order_edit
-from orders.services.fulfilments import (
+from orders.core.records import order_confirm, order_flag, order_hold, order_release
+from orders.fulfilment.routing import order_route
+from orders.fulfilment.services import (
     TrackingUpdate,
     fulfilment_collect,
     fulfilment_deliver,
@@ -32,29 +33,24 @@ from orders.services.fulfilments import (
     tracking_for,
     tracking_record,
 )
-from orders.services.marketplace import (
-    MarketplaceLine,
-    MarketplaceOrder,
-    marketplace_file_import,
-    marketplace_orders_import,
-)
-from orders.services.orders import (
-    order_cancel,
-    order_confirm,
-    order_flag,
-    order_hold,
-    order_release,
-)
-from orders.services.payments import (
+from orders.payments.card_testing import PaymentClient, TooManyDeclines
+from orders.payments.services import (
     PaymentDeclined,
-    notification_handle,
     payment_capture,
     payment_refund,
     payment_settle,
     payments_refresh,
 )
-from orders.services.quotes import cart_quote
-from orders.services.routing import order_route
+from orders.placement.cancellation import order_cancel
+from orders.placement.checkout import (
+    PaymentInput,
+    checkout_complete,
+    payment_finish,
+    payment_resolve,
+)
+from orders.placement.editing import order_edit
+from orders.placement.notifications import notification_handle
+from orders.pricing.quotes import cart_quote
 
 __all__ = [
     "MarketplaceLine",

@@ -20,8 +20,8 @@ from django.utils.translation import gettext as _
 from commerce.errors import ValidationFailed
 from commerce.importing import CsvFile
 from orders.models import Order, Transaction
-from orders.services.checkout import payment_resolve, payments_unfinished
-from orders.services.payments import _open_authorized, payment_status_for, payments_refresh
+from orders.payments.services import _open_authorized, payment_status_for, payments_refresh
+from orders.placement.checkout import payment_resolve, payments_unfinished
 
 ZERO = Decimal(0)
 

@@ -27,9 +27,7 @@ from catalog.models import BundleComponent
 from commerce.errors import Conflict, NotFound, ValidationFailed
 from inventory import services as inventory
 from inventory.models import StockLocation
-from orders.models import Carrier, Fulfilment, Order, OrderLine, TrackingEvent
-from orders.services import delivery
-from orders.services.orders import (
+from orders.core.records import (
     ORDER_UPDATED,
     InvalidOrderTransition,
     history_add,
@@ -37,7 +35,10 @@ from orders.services.orders import (
     order_lock,
     order_publish,
 )
-from orders.services.routing import destination_of, fulfilment_publish
+from orders.fulfilment import delivery
+from orders.fulfilment.routing import destination_of, fulfilment_publish
+from orders.models import Carrier, Fulfilment, Order, OrderLine, TrackingEvent
+from orders.models.fulfilments import OPEN_STATES
 
 FULFILMENT_SHIPPED = "fulfilment.shipped"
 FULFILMENT_DELIVERED = "fulfilment.delivered"
@@ -591,3 +592,12 @@ def tracking_for(order: Order) -> list[dict[str, Any]]:
             }
         )
     return result
+
+
+def fulfilments_cancel_open(order: Order) -> int:
+    """Close the order's fulfilments that have not left (it is cancelled, or edited and routed
+    again); the caller releases the allocation, in its transaction."""
+    now = timezone.now()
+    return Fulfilment.objects.filter(order=order, state__in=OPEN_STATES).update(
+        state=Fulfilment.State.CANCELLED, cancelled_at=now, updated_at=now
+    )

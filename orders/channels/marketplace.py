@@ -44,10 +44,12 @@ from commerce.models import Channel
 from commerce.money import has_valid_precision
 from customers.models import Address
 from orders import pricing
+from orders.carts.services import ADDRESS_FIELDS, MAX_LINE_QUANTITY, _clean_address, cart_lock
+from orders.core.drafts import DraftLine, OrderDraft
+from orders.core.records import history_add
 from orders.models import Cart, CartLine, Order, Payment, PaymentMethod, ShippingMethod
-from orders.services.carts import ADDRESS_FIELDS, MAX_LINE_QUANTITY, _clean_address, cart_lock
-from orders.services.orders import history_add, order_place
-from orders.services.payments import payment_settle
+from orders.payments.services import payment_settle
+from orders.placement.placement import order_place
 
 ZERO = Decimal(0)
 # A marketplace's clock and ours may differ a little; a sale further in the future is a typo.
@@ -92,7 +94,7 @@ class OrderProblem:
 @dataclass(frozen=True)
 class MarketplaceOrder:
     """One order of a marketplace's export. `shipping_address` takes the cart's address fields
-    (`orders.services.carts.ADDRESS_FIELDS`); the buyer's names fill the address's blanks."""
+    (`orders.carts.services.ADDRESS_FIELDS`); the buyer's names fill the address's blanks."""
 
     external_id: str
     placed_at: datetime | str
@@ -427,60 +429,50 @@ def _check(
 # --- Placing one order -----------------------------------------------------------------------
 
 
-def _snapshot(
-    cart: Cart, checked: _Checked, quote: pricing.Quote, channel: Channel
-) -> dict[str, Any]:
-    """The shape `checkout._snapshot` gives, with the marketplace's prices."""
+def _draft(cart: Cart, checked: _Checked, quote: pricing.Quote, channel: Channel) -> OrderDraft:
+    """The order as the marketplace sold it: its prices, our tax on them."""
     method = checked.shipping_method
-    return {
-        "cart_id": cart.pk,
-        "channel_id": channel.pk,
-        "customer_id": None,
-        "email": checked.email,
-        "phone": checked.phone,
-        "language": cart.language,
-        "note": "",
-        "currency": quote.currency,
-        "prices_include_tax": quote.prices_include_tax,
-        "lines": [
-            {
-                "variant_id": line.variant.pk,
-                "sku": line.variant.sku,
-                "product_name": line.variant.product.name,
-                "variant_name": line.variant.name,
-                "tax_class": _tax_class(line.variant),
-                "quantity": line.quantity,
-                "unit_price": priced.unit_price,
-                "discount": priced.discount,
-                "amount": priced.amount,
-                "tax_rate": priced.tax_rate,
-                "tax": priced.tax,
-            }
+    return OrderDraft(
+        cart_id=cart.pk,
+        channel_id=channel.pk,
+        email=checked.email,
+        phone=checked.phone,
+        language=cart.language,
+        currency=quote.currency,
+        prices_include_tax=quote.prices_include_tax,
+        lines=tuple(
+            DraftLine(
+                variant_id=line.variant.pk,
+                sku=line.variant.sku,
+                product_name=line.variant.product.name,
+                variant_name=line.variant.name,
+                tax_class=_tax_class(line.variant),
+                quantity=line.quantity,
+                unit_price=priced.unit_price,
+                discount=priced.discount,
+                amount=priced.amount,
+                tax_rate=priced.tax_rate,
+                tax=priced.tax,
+            )
             for line, priced in zip(checked.lines, quote.lines, strict=True)
-        ],
-        "subtotal": quote.subtotal,
-        "discount_total": ZERO,
-        "shipping_total": checked.shipping_total,
-        "shipping_tax": quote.shipping.tax if quote.shipping else ZERO,
-        "tax_total": quote.tax,
-        "total": quote.total,
-        "tax_bands": [
+        ),
+        subtotal=quote.subtotal,
+        discount_total=ZERO,
+        shipping_total=checked.shipping_total,
+        shipping_tax=quote.shipping.tax if quote.shipping else ZERO,
+        tax_total=quote.tax,
+        total=quote.total,
+        tax_bands=[
             {"rate": band.rate, "net": band.net, "tax": band.tax, "gross": band.gross}
             for band in quote.bands
         ],
-        "discounts": [],
-        "shipping_address": checked.address,
-        "billing_address": None,
-        "shipping_method_id": method.pk if method else None,
-        "shipping_method_name": method.name if method else "",
-        "pickup_location_id": None,
-        "destination": {
-            "country": checked.address["country"],
-            "region": checked.address["region"],
-        },
-        "external_id": checked.external_id,
-        "placed_at": checked.placed_at,
-    }
+        shipping_address=checked.address,
+        shipping_method_id=method.pk if method else None,
+        shipping_method_name=method.name if method else "",
+        destination={"country": checked.address["country"], "region": checked.address["region"]},
+        external_id=checked.external_id,
+        placed_at=checked.placed_at,
+    )
 
 
 def _tax_class(variant: ProductVariant) -> str:
@@ -520,9 +512,9 @@ def _place(channel: Channel, checked: _Checked, *, actor: AbstractBaseUser | Non
         currency=quote.currency,
         amount=quote.total,
         status=Payment.Status.AWAITING,
-        snapshot=_snapshot(cart, checked, quote, channel),
+        snapshot=_draft(cart, checked, quote, channel).as_json(),
     )
-    # `order_place` takes the marketplace's id and time from the snapshot: the unique constraint
+    # `order_place` takes the marketplace's id and time from the draft: the unique constraint
     # on (channel, external_id) decides a race between two imports at the order's insert.
     order = order_place(payment)
     history_add(

@@ -17,12 +17,12 @@ from commerce.errors import ValidationFailed
 from commerce.models import Channel
 from customers.models import Customer
 from inventory.models import StockLocation
+from orders.carts.services import cart_create, cart_line_set, cart_update
+from orders.core.records import history_add
+from orders.fulfilment.services import fulfilment_hand_over
 from orders.models import Cart, Fulfilment, Order, PaymentMethod
-from orders.services.carts import cart_create, cart_line_set, cart_update
-from orders.services.checkout import PaymentInput, checkout_complete, checkout_ready
-from orders.services.fulfilments import fulfilment_hand_over
-from orders.services.orders import history_add
-from orders.services.payments import payment_settle
+from orders.payments.services import payment_settle
+from orders.placement.checkout import PaymentInput, checkout_complete, checkout_ready
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, TypedDict
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
@@ -28,9 +28,9 @@ from inventory.errors import InsufficientStock
 from inventory.models import Reservation, StockLocation
 from inventory.selectors import free_units
 from orders import pricing
+from orders.core.records import history_add
+from orders.fulfilment import delivery
 from orders.models import Fulfilment, FulfilmentLine, Order, OrderLine
-from orders.services import delivery
-from orders.services.orders import history_add
 
 FULFILMENT_CREATED = "fulfilment.created"
 
@@ -111,7 +111,37 @@ def _pickup_code() -> str:
     return f"{secrets.randbelow(10**6):06d}"
 
 
-def fulfilment_payload(fulfilment: Fulfilment, **extra: Any) -> dict[str, Any]:
+class FulfilmentLinePayload(TypedDict):
+    sku: str
+    quantity: int
+
+
+class FulfilmentPayload(TypedDict):
+    """What every `fulfilment.*` and `pickup.*` event carries (each adds its own keys)."""
+
+    fulfilment_id: int
+    number: str
+    order_id: int
+    order_number: str
+    channel: str
+    kind: str
+    state: str
+    location: str
+    location_name: str
+    customer_id: int | None
+    email: str
+    phone: str
+    language: str
+    carrier: str
+    tracking_number: str
+    tracking_url: str
+    ship_by: datetime | None
+    estimated_delivery: date | None
+    pickup_code: str
+    lines: list[FulfilmentLinePayload]
+
+
+def fulfilment_payload(fulfilment: Fulfilment, **extra: Any) -> FulfilmentPayload:
     order = fulfilment.order
     return {
         "fulfilment_id": fulfilment.pk,
