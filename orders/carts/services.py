@@ -134,7 +134,11 @@ def cart_lock(cart: Cart | int) -> Cart:
     """Re-read the cart (or the cart with this id) locked: changes to one cart queue behind
     each other."""
     pk = cart if isinstance(cart, int) else cart.pk
-    return Cart.objects.select_for_update(of=("self",)).select_related("channel").get(pk=pk)
+    return (
+        Cart.objects.select_for_update(of=("self",))
+        .select_related("channel", "shipping_method")
+        .get(pk=pk)
+    )
 
 
 def _variant_for_channel(cart: Cart, *, variant_id: int | None, sku: str | None) -> ProductVariant:

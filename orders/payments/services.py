@@ -56,27 +56,23 @@ def transaction_record(
 ) -> Transaction:
     """Write what the gateway reported, once per gateway operation (a notification repeating
     the API's answer finds the row and adds nothing)."""
-    existing = Transaction.objects.filter(
-        payment=payment, kind=kind, gateway_reference=result.reference
-    ).first()
-    if existing is not None:
-        return existing
-    try:
-        with transaction.atomic():
-            return Transaction.objects.create(
-                payment=payment,
-                kind=kind,
-                status=T.Status.SUCCESS if result.success else T.Status.FAILURE,
-                amount=result.amount,
-                gateway_reference=result.reference,
-                error=result.error[:250],
-                source=source,
-                note=note[:250],
-            )
-    except IntegrityError:
-        return Transaction.objects.get(
-            payment=payment, kind=kind, gateway_reference=result.reference
-        )
+    row = Transaction(
+        payment=payment,
+        kind=kind,
+        status=T.Status.SUCCESS if result.success else T.Status.FAILURE,
+        amount=result.amount,
+        gateway_reference=result.reference,
+        error=result.error[:250],
+        source=source,
+        note=note[:250],
+    )
+    if not result.reference:  # no operation to recognise it by: each report is its own row
+        row.save()
+        return row
+    # One operation is one row (a unique constraint): a repeat inserts nothing and the first
+    # row is what is returned, whoever wrote it.
+    Transaction.objects.bulk_create([row], ignore_conflicts=True)
+    return Transaction.objects.get(payment=payment, kind=kind, gateway_reference=result.reference)
 
 
 def _open_authorized(order: Order) -> Decimal:

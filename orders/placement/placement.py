@@ -106,7 +106,7 @@ def order_place(payment: Payment, *, cart: Cart | None = None) -> Order:
     `DiscountNotApplicable` when a code was used up meanwhile: the caller voids the payment."""
     draft = OrderDraft.from_json(payment.snapshot)
     if cart is None:
-        cart = Cart.objects.select_related("channel").get(pk=payment.cart_id)
+        cart = Cart.objects.select_related("channel", "shipping_method").get(pk=payment.cart_id)
     channel = cart.channel
     customer = _customer_for(draft, channel)
     manual = payment.method != "card"
@@ -146,6 +146,8 @@ def order_place(payment: Payment, *, cart: Cart | None = None) -> Order:
         OrderLine(order=order, **line.as_fields()) for line in draft.lines
     )
     remember_lines(order, lines)
+    if cart.shipping_method_id and cart.shipping_method_id == draft.shipping_method_id:
+        order.shipping_method = cart.shipping_method  # read with the cart: routing needs it
     order_route(order, replaces_reference=cart.reference, held_route=cart.hold_route)
     _redeem(order, draft, customer)
     payment.order = order
