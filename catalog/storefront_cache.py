@@ -296,22 +296,34 @@ def _store(key: str, body: bytes, *, tag: bytes, until: datetime | None = None) 
 class ListLookup:
     page: Page | None  # the composition, if current
     facets: bytes | None  # the facets' JSON, if current
+    count: int | None  # how many products the filter finds, if current
     tag: bytes  # what fresh records are stored under
 
 
-def _facets_key(channel_code: str, params: list[tuple[str, str]]) -> str:
+def _filter_key(prefix: str, channel_code: str, params: list[tuple[str, str]]) -> str:
+    """A record shared by every page (and page size) of one filter and sort."""
     kept = [p for p in params if p[0] not in ("page", "page_size")]
-    return _page_key(channel_code, kept).replace("sf:p:", "sf:f:", 1)
+    return _page_key(channel_code, kept).replace("sf:p:", prefix, 1)
+
+
+def _facets_key(channel_code: str, params: list[tuple[str, str]]) -> str:
+    return _filter_key("sf:f:", channel_code, params)
+
+
+def _count_key(channel_code: str, params: list[tuple[str, str]]) -> str:
+    return _filter_key("sf:n:", channel_code, params)
 
 
 def list_lookup(channel_code: str, params: list[tuple[str, str]]) -> ListLookup:
-    """A list page's composition and its filter's facets for these query parameters (one
-    round trip), each if current."""
-    lookup = ListLookup(page=None, facets=None, tag=b"")
+    """A list page's composition, its filter's facets and its filter's count for these query
+    parameters (one round trip), each if current. The count spares a new page of a known
+    filter the `COUNT(*)`."""
+    lookup = ListLookup(page=None, facets=None, count=None, tag=b"")
     if not enabled():
         return lookup
     keys = [EPOCH, LIST_GENERATION, _page_key(channel_code, params)]
-    values = _safely(lambda client: client.mget([*keys, _facets_key(channel_code, params)]))
+    keys += [_facets_key(channel_code, params), _count_key(channel_code, params)]
+    values = _safely(lambda client: client.mget(keys))
     if values is None:
         return lookup
     lookup.tag = _generation_tag(values)
@@ -320,6 +332,8 @@ def list_lookup(channel_code: str, params: list[tuple[str, str]]) -> ListLookup:
         channel_id, count, ids = page.split(b"\n")
         lookup.page = Page(int(channel_id), int(count), [int(i) for i in ids.split(b",") if i])
     lookup.facets = _current(values[3], lookup.tag)
+    count = _current(values[4], lookup.tag)
+    lookup.count = None if count is None else int(count)
     return lookup
 
 
@@ -334,6 +348,17 @@ def page_store(
     ids = ",".join(str(pk) for pk in page.product_ids).encode()
     body = b"%d\n%d\n%s" % (page.channel_id, page.count, ids)
     _store(_page_key(channel_code, params), body, tag=tag, until=until)
+
+
+def count_store(
+    channel_code: str,
+    params: list[tuple[str, str]],
+    count: int,
+    *,
+    tag: bytes,
+    until: datetime | None,
+) -> None:
+    _store(_count_key(channel_code, params), b"%d" % count, tag=tag, until=until)
 
 
 def facets_store(

@@ -1,6 +1,23 @@
 """The storefront list's page: the usual count and links, and the filter's facet counts."""
 
+from django.core.paginator import Paginator
+from django.utils.functional import cached_property
+
 from commerce.api.pagination import PageNumberPagination
+
+
+class KnownCountPaginator(Paginator):
+    """A paginator told how many objects there are (the storefront cache keeps a filter's
+    count), so that a new page runs only its own query, not a `COUNT(*)` as well."""
+
+    def __init__(self, *args, count: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._known_count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self._known_count
+
 
 _MONEY = {
     "type": "object",

@@ -1,3 +1,5 @@
+from functools import partial
+
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -10,7 +12,7 @@ from rest_framework.response import Response
 from catalog import services, storefront_cache
 from catalog.api import storefront
 from catalog.api.filters import StorefrontProductFilter
-from catalog.api.pagination import StorefrontProductPagination
+from catalog.api.pagination import KnownCountPaginator, StorefrontProductPagination
 from catalog.api.serializers import (
     CategoryTreeOutputSerializer,
     ProductInputSerializer,
@@ -83,11 +85,15 @@ class StorefrontProductListView(StorefrontView):
         page = cached.page
         if page is None:
             queryset = self.filter_queryset(self.get_queryset())
-            page = self._compose(queryset)
+            page = self._compose(queryset, count=cached.count)
             if keep:
                 storefront_cache.page_store(
                     code, params, page, tag=cached.tag, until=self._next_change()
                 )
+                if cached.count is None:
+                    storefront_cache.count_store(
+                        code, params, page.count, tag=cached.tag, until=self._next_change()
+                    )
         facets = cached.facets
         if facets is None:
             if queryset is None:
@@ -117,9 +123,12 @@ class StorefrontProductListView(StorefrontView):
             self._next = listing_next_change(channel=self.get_channel())
         return self._next
 
-    def _compose(self, queryset) -> storefront_cache.Page:
+    def _compose(self, queryset, *, count: int | None) -> storefront_cache.Page:
         """Which products the page shows, in order, out of how many: the paginator over ids
-        only (it validates `page` and `page_size` as for any list)."""
+        only (it validates `page` and `page_size` as for any list), counting them only when
+        the filter's count is not known already."""
+        if count is not None:
+            self.paginator.django_paginator_class = partial(KnownCountPaginator, count=count)
         ids = self.paginate_queryset(queryset.values_list("pk", flat=True))
         return storefront_cache.Page(
             channel_id=self.get_channel().pk,

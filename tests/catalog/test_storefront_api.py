@@ -526,15 +526,36 @@ def test_storefront_product_list_query_count_does_not_grow_with_the_page(
     assert all(len(p["variants"]) == 3 and len(p["images"]) == 2 for p in large.json()["results"])
     assert all(p["attributes"][0]["value"] == "cotton" for p in large.json()["results"])
     # The first also counts the filter's facets (categories, attribute values, price bands),
-    # which every page size of the same filter then shares.
+    # which every page size of the same filter then shares, as it shares the filter's count.
     assert len(page_of_10) == queries + 3
-    assert len(page_of_100) == queries
+    assert len(page_of_100) == queries - 1
+    assert not [q for q in page_of_100.captured_queries if "COUNT(" in q["sql"]]
 
     # Warm: the composition and the cards come from the cache; only the stock is read.
     with CaptureQueriesContext(connection) as warm:
         again = api_client.get(products_url("app-us"), {**params, "page_size": 100})
     assert again.json() == large.json()
     assert [q["sql"].split()[0] for q in warm.captured_queries] == ["SELECT"]
+
+
+def test_a_new_page_of_a_counted_filter_is_not_counted_again_and_the_count_follows_the_catalogue(
+    api_client, catalogue
+):
+    app = ChannelFactory(code="app-us", currency="USD", prices_include_tax=False)
+    _rich_products(app, 5, catalogue)
+    first = api_client.get(products_url("app-us"), {"page_size": 2})
+    assert first.json()["count"] == 5
+
+    with CaptureQueriesContext(connection) as second_page:
+        second = api_client.get(products_url("app-us"), {"page_size": 2, "page": 2})
+    assert second.json()["count"] == 5
+    assert not [q for q in second_page.captured_queries if "COUNT(" in q["sql"]]
+
+    # A product published in the channel is a catalogue write: the count is counted again.
+    _rich_products(app, 1, catalogue)
+    third = api_client.get(products_url("app-us"), {"page_size": 2, "page": 3})
+    assert third.json()["count"] == 6
+    assert len(third.json()["results"]) == 2
 
 
 # --- Facets -------------------------------------------------------------------------------------
