@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -36,6 +36,7 @@ class QuotedLine:
     weight_grams: int
     unit_price: Decimal | None  # None: no longer sold in the channel
     problem: str = ""
+    category_path: str = ""  # for offers on a category and its subcategories
     discount: Decimal = ZERO
     amount: Decimal = ZERO
     tax_rate: Decimal = ZERO
@@ -82,33 +83,28 @@ def destination_for(cart: Cart) -> pricing.Destination:
 
 
 def lines_for(channel: Channel, rows: list[tuple[int, int]], *, now: datetime) -> list[QuotedLine]:
-    """(variant id, quantity) rows with their current price in the channel (one query each for
-    variants, prices and listings, whatever the number of lines)."""
+    """(variant id, quantity) rows with their current price in the channel: one query for the
+    variants with their product, tax class, category, channel price and whether the product is
+    on sale now, whatever the number of lines."""
+    on_sale = ProductChannelListing.objects.filter(
+        Q(available_from__isnull=True) | Q(available_from__lte=now),
+        Q(available_until__isnull=True) | Q(available_until__gt=now),
+        channel=channel,
+        is_published=True,
+        product_id=OuterRef("product_id"),
+    )
+    price = VariantChannelListing.objects.filter(channel=channel, variant_id=OuterRef("pk"))
     variants = {
         v.pk: v
-        for v in ProductVariant.objects.select_related("product__tax_class").filter(
-            pk__in=[variant_id for variant_id, _quantity in rows]
-        )
+        for v in ProductVariant.objects.select_related("product__tax_class", "product__category")
+        .filter(pk__in=[variant_id for variant_id, _quantity in rows])
+        .annotate(channel_price=Subquery(price.values("price")[:1]), on_sale=Exists(on_sale))
     }
-    prices = dict(
-        VariantChannelListing.objects.filter(channel=channel, variant_id__in=variants).values_list(
-            "variant_id", "price"
-        )
-    )
-    on_sale = set(
-        ProductChannelListing.objects.filter(
-            Q(available_from__isnull=True) | Q(available_from__lte=now),
-            Q(available_until__isnull=True) | Q(available_until__gt=now),
-            channel=channel,
-            is_published=True,
-            product_id__in={v.product_id for v in variants.values()},
-        ).values_list("product_id", flat=True)
-    )
     lines = []
     for variant_id, quantity in rows:
         variant = variants[variant_id]
         product = variant.product
-        sold = variant.pk in prices and product.pk in on_sale
+        sold = variant.channel_price is not None and variant.on_sale
         lines.append(
             QuotedLine(
                 variant_id=variant.pk,
@@ -119,8 +115,9 @@ def lines_for(channel: Channel, rows: list[tuple[int, int]], *, now: datetime) -
                 tax_class=product.tax_class.code if product.tax_class else "standard",
                 quantity=quantity,
                 weight_grams=variant.weight_grams or 0,
-                unit_price=prices[variant.pk] if sold else None,
+                unit_price=variant.channel_price if sold else None,
                 problem="" if sold else _("No longer sold in this shop."),
+                category_path=product.category.path if product.category_id else "",
             )
         )
     return lines
@@ -222,12 +219,7 @@ def cart_quote(cart: Cart, *, now: datetime | None = None) -> CartQuote:
         else:
             result.shipping_price = price
 
-    category_paths = dict(
-        ProductVariant.objects.filter(pk__in=[line.variant_id for line in sellable]).values_list(
-            "product_id", "product__category__path"
-        )
-    )
-    category_paths = {k: v or "" for k, v in category_paths.items()}
+    category_paths = {line.product_id: line.category_path for line in sellable}
     customer_id = cart.customer_id
     candidates: list[tuple[object, object]] = [
         (discount, None) for discount in offers.automatic_candidates(channel=channel, now=now)
