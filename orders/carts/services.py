@@ -87,17 +87,21 @@ def cart_payload(cart: Cart, quote: CartQuote | None = None) -> dict[str, Any]:
     }
 
 
-def _touched(cart: Cart, *, changed: list[str], release_hold: bool = True) -> Cart:
+def _touched(
+    cart: Cart, *, changed: list[str], release_hold: bool = True, created: bool = False
+) -> Cart:
     """Record activity, drop a stale stock hold (the cart changed), tell automation. The cart
-    comes back with `priced`, the quote it was just priced at."""
-    cart.last_activity_at = timezone.now()
-    fields = ["last_activity_at", *changed]
-    if release_hold and cart.hold_expires_at is not None:
-        inventory.stock_release(reference=cart.reference)
-        cart.hold_expires_at = None
-        cart.checkout_started_at = None
-        fields += ["hold_expires_at", "checkout_started_at"]
-    cart.save(update_fields=fields)
+    comes back with `priced`, the quote it was just priced at. A cart just `created` was
+    written with its activity time already."""
+    if not created:
+        cart.last_activity_at = timezone.now()
+        fields = ["last_activity_at", *changed]
+        if release_hold and cart.hold_expires_at is not None:
+            inventory.stock_release(reference=cart.reference)
+            cart.hold_expires_at = None
+            cart.checkout_started_at = None
+            fields += ["hold_expires_at", "checkout_started_at"]
+        cart.save(update_fields=fields)
     quote = cart_quote(cart)
     publish(
         type=CART_UPDATED,
@@ -127,7 +131,7 @@ def cart_create(
         email=(email or "").strip().lower(),
         language=language or channel.default_language,
     )
-    return _touched(cart, changed=[])
+    return _touched(cart, changed=[], created=True)
 
 
 def cart_lock(cart: Cart | int) -> Cart:
