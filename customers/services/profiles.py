@@ -119,11 +119,12 @@ def customer_create(
         fields["language"] = channel.default_language if channel else "en"
     # The unique constraint on active e-mails decides (no look first): one statement fewer on
     # every checkout of a new buyer, and the same answer when two create it at once.
+    # No savepoint of its own: a refused insert ends this function's atomic block at once,
+    # which rolls it back.
     try:
-        with transaction.atomic():
-            customer = Customer.objects.create(
-                acquired_channel=channel, acquired_at=acquired_at or timezone.now(), **fields
-            )
+        customer = Customer.objects.create(
+            acquired_channel=channel, acquired_at=acquired_at or timezone.now(), **fields
+        )
     except IntegrityError as exc:  # an active profile has this e-mail
         raise _email_in_use_error() from exc
     if tags:

@@ -188,11 +188,16 @@ def stock_reserve(
             kind=Reservation.Kind.CART,
         )
     )
-    ensure_stock_rows((variant, loc.pk) for variant in demand for loc in locations)
-    stocks = lock_stocks(
-        variant_ids={*demand, *(r.variant_id for r in replaced)},
-        location_ids={*(loc.pk for loc in locations), *(r.location_id for r in replaced)},
-    )
+    variant_ids = {*demand, *(r.variant_id for r in replaced)}
+    location_ids = {*(loc.pk for loc in locations), *(r.location_id for r in replaced)}
+    stocks = lock_stocks(variant_ids=variant_ids, location_ids=location_ids)
+    missing = {(v, loc.pk) for v in demand for loc in locations} - set(stocks)
+    if missing:
+        # The first reservation of a variant at a location: its row is made at zero, and the
+        # rows are locked again with it. (Out of the global order only this once per pair; a
+        # deadlock that causes is retried by stock_transaction.)
+        ensure_stock_rows(missing)
+        stocks = lock_stocks(variant_ids=variant_ids, location_ids=location_ids)
     if replaced:
         Reservation.objects.filter(
             pk__in=[r.pk for r in replaced], state=Reservation.State.ACTIVE

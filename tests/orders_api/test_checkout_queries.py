@@ -17,7 +17,7 @@ from catalog.models import ProductVariant
 from tests.orders.conftest import JP_ADDRESS
 from tests.orders_api.conftest import client
 
-CEILINGS = {"create": 7, "add": 16, "details": 12, "complete": 82}
+CEILINGS = {"create": 7, "add": 16, "details": 12, "complete": 79}
 
 
 @pytest.mark.django_db(transaction=True)
