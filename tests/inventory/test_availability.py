@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from catalog.models import Product, ProductVariant
 from commerce.models import Channel
-from inventory.models import Stock, StockLocation
+from inventory.models import Reservation, Stock, StockLocation
 from inventory.selectors import (
+    _sellable_units,
+    _sellable_units_orm,
     availability_by_location,
     availability_for_channel,
     product_in_stock_condition,
@@ -115,6 +119,29 @@ def test_availability_subtracts_allocations_holds_and_safety_stock(shop, variant
         ("main-wh", 0, 0),
         ("annex-wh", 0, 0),
     ]
+
+
+def test_the_hand_written_statement_and_the_orm_give_the_same_figures(shop, variant):
+    """PostgreSQL runs the storefront's stock as one hand-written statement; other databases
+    (the embedded demo's SQLite) the ORM query. Both must say the same."""
+    other = ProductVariantFactory(sku="OTHER")
+    for location, units in [(shop.warehouse, 10), (shop.annex, 5), (shop.closed, 6)]:
+        receive(variant, location, units)
+        receive(other, location, 2)
+    stock_reserve(channel=shop.channel, lines=[line(variant, 3)], reference="order:1", kind="order")
+    stock_reserve(
+        channel=shop.channel, lines=[line(variant, 2), line(other, 4)], reference="cart:a"
+    )
+    expired = stock_reserve(channel=shop.channel, lines=[line(variant, 1)], reference="cart:b")
+    Reservation.objects.filter(pk__in=[r.pk for r in expired]).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    set_safety_stock(variant, shop.warehouse, 1)
+    ids = [variant.pk, other.pk, ProductVariantFactory(sku="NONE").pk]
+
+    by_sql = _sellable_units(shop.channel.pk, ids)
+    assert by_sql == _sellable_units_orm(shop.channel.pk, ids)
+    assert by_sql == {variant.pk: 10 - 3 - 2 - 1 + 5, other.pk: 0}
 
 
 def test_availability_never_goes_negative(shop, variant):
