@@ -338,3 +338,8 @@ def _attribute_facets(products: QuerySet[Product]) -> list[dict]:
         facet = facets.setdefault(code, {"code": code, "name": name, "values": []})
         facet["values"].append({"value": slug, "display": choice_name, "count": count})
     return list(facets.values())
+
+
+def variant_by_sku(sku: str) -> ProductVariant | None:
+    """The variant with this SKU, with its product, or None."""
+    return ProductVariant.objects.select_related("product").filter(sku=(sku or "").strip()).first()

@@ -14,3 +14,8 @@ def channel_get_active(*, code: str) -> Channel:
     if channel is None:
         raise NotFound(_("There is no active channel %(code)s.") % {"code": code})
     return channel
+
+
+def channel_by_code(code: str) -> Channel | None:
+    """The channel with this code (active or not; spaces around it ignored), or None."""
+    return Channel.objects.filter(code=(code or "").strip()).first()

@@ -272,3 +272,8 @@ def stock_reconcile() -> list[Drift]:
                 )
             )
     return drift
+
+
+def location_by_code(code: str) -> StockLocation | None:
+    """The location with this code (spaces around it ignored), or None."""
+    return StockLocation.objects.filter(code=(code or "").strip()).first()

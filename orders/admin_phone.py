@@ -38,7 +38,7 @@ from customers.models import Address, Customer
 from customers.normalise import normalise_phone
 from customers.selectors import customer_search
 from inventory.models import StockLocation
-from inventory.selectors import availability_by_location, availability_for_channel
+from inventory.selectors import availability_by_location, availability_for_channel, location_by_code
 from orders import pricing, services
 from orders.admin import money, problem
 from orders.fulfilment.routing import route_preview
@@ -459,7 +459,7 @@ def availability(form: PhoneOrderForm) -> dict[str, Any]:
         )
     data = form.cleaned_data
     pickup = data.get("delivery") == PICKUP and data.get("pickup_store")
-    store = StockLocation.objects.filter(code=data["pickup_store"]).first() if pickup else None
+    store = location_by_code(data["pickup_store"]) if pickup else None
     country = (data.get("ship_country") or channel.country or "").upper()
     source = route_preview(
         channel_id=channel.pk,

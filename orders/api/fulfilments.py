@@ -26,7 +26,7 @@ from rest_framework.views import APIView
 
 from commerce.api.permissions import StaffChangePermissions
 from commerce.errors import DomainError, NotFound, ValidationFailed
-from inventory.models import StockLocation
+from inventory.selectors import location_by_code
 from orders import selectors, services
 from orders.api.outputs import (
     FulfilmentDetailOutputSerializer,
@@ -218,7 +218,7 @@ class StaffPickListView(APIView):
     permission_classes = [OrderWorkPermissions]
 
     def get(self, request, code):
-        location = StockLocation.objects.filter(code=code).first()
+        location = location_by_code(code)
         if location is None:
             raise NotFound(_("There is no location %(code)s.") % {"code": code})
         picking = selectors.pick_list(location)

@@ -14,15 +14,15 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog.models import ProductVariant
+from catalog.selectors import variant_by_sku
 from commerce import geo
 from commerce.api.permissions import StaffModelPermissions
 from commerce.api.schema import ProblemSerializer
 from commerce.errors import NotFound, ValidationFailed
-from commerce.models import Channel
+from commerce.selectors import channel_by_code
 from customers.models import Customer
 from inventory.models import StockLocation
-from inventory.selectors import availability_by_location
+from inventory.selectors import availability_by_location, location_by_code
 from orders import selectors, services
 from orders.api.idempotent import idempotent
 from orders.api.outputs import PosStockOutputSerializer, StaffOrderOutputSerializer
@@ -141,10 +141,10 @@ class PosStockView(APIView):
         }
         if missing:
             raise ValidationFailed(missing)
-        variant = ProductVariant.objects.select_related("product").filter(sku=sku).first()
+        variant = variant_by_sku(sku)
         if variant is None:
             raise NotFound(_("There is no SKU %(sku)s.") % {"sku": sku}, sku=sku)
-        store = StockLocation.objects.filter(code=code).first()
+        store = location_by_code(code)
         if store is None:
             raise NotFound(_("There is no store %(code)s.") % {"code": code}, store=code)
         if store.kind != StockLocation.Kind.STORE:
@@ -153,7 +153,7 @@ class PosStockView(APIView):
             )
         channel = None
         if params.get("channel"):
-            channel = Channel.objects.filter(code=params["channel"].strip()).first()
+            channel = channel_by_code(params["channel"])
             if channel is None:
                 raise NotFound(_("There is no channel %(code)s.") % {"code": params["channel"]})
         origin = _point(store)

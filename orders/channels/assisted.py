@@ -17,6 +17,7 @@ from commerce.errors import ValidationFailed
 from commerce.models import Channel
 from customers.models import Customer
 from inventory.models import StockLocation
+from inventory.selectors import location_by_code
 from orders.carts.services import cart_create, cart_line_set, cart_update
 from orders.core.records import history_add
 from orders.fulfilment.services import fulfilment_hand_over
@@ -112,7 +113,7 @@ def phone_order_place(
 
 def _store_for_till(store: StockLocation | str, channel: Channel) -> StockLocation:
     if isinstance(store, str):
-        found = StockLocation.objects.filter(code=store.strip()).first()
+        found = location_by_code(store)
         if found is None:
             raise ValidationFailed({"store": [_("There is no store %(code)s.") % {"code": store}]})
         store = found

@@ -42,6 +42,7 @@ from commerce.errors import DomainError, ValidationFailed
 from commerce.importing import CsvFile, shown, text_problem
 from commerce.models import Channel
 from commerce.money import has_valid_precision
+from commerce.selectors import channel_by_code
 from customers.models import Address
 from orders import pricing
 from orders.carts.services import ADDRESS_FIELDS, MAX_LINE_QUANTITY, _clean_address, cart_lock
@@ -564,7 +565,7 @@ def _imported_as(channel: Channel, external_id: str) -> str | None:
 
 def _marketplace_channel(channel: Channel | str) -> Channel:
     if isinstance(channel, str):
-        found = Channel.objects.filter(code=channel.strip()).first()
+        found = channel_by_code(channel)
         if found is None:
             raise ValidationFailed(
                 {"channel": [_("There is no channel %(code)s.") % {"code": channel}]}

@@ -27,6 +27,7 @@ from catalog.models import BundleComponent
 from commerce.errors import Conflict, NotFound, ValidationFailed
 from inventory import services as inventory
 from inventory.models import StockLocation
+from inventory.selectors import location_by_code
 from orders.core.records import (
     ORDER_UPDATED,
     InvalidOrderTransition,
@@ -346,7 +347,7 @@ def fulfilment_reroute(
     if fulfilment.state not in (F.PENDING, F.PICKING, F.PACKED):
         raise _refuse(fulfilment, _("re-routed"))
     if isinstance(location, str):
-        target = StockLocation.objects.filter(code=location.strip()).first()
+        target = location_by_code(location)
         if target is None:
             raise ValidationFailed(
                 {"location": [_("There is no location %(code)s.") % {"code": location}]}

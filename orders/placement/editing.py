@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from catalog.models import ProductVariant
+from catalog.selectors import variant_by_sku
 from commerce.errors import Conflict, ValidationFailed
 from commerce.money import currency_exponent
 from inventory import services as inventory
@@ -93,7 +93,7 @@ def order_edit(
             if sku in by_sku:
                 wanted[by_sku[sku].pk] += quantity
                 continue
-            variant = ProductVariant.objects.select_related("product").filter(sku=sku).first()
+            variant = variant_by_sku(sku)
             if variant is None:
                 raise ValidationFailed({"add": [_("There is no SKU %(sku)s.") % {"sku": sku}]})
             (priced,) = lines_for(order.channel, [(variant.pk, quantity)], now=timezone.now())
