@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from catalog.admin import ProductVariantAdmin
 from catalog.models import ProductVariant
+from commerce.admin_helpers import run_each
 from commerce.errors import DomainError
 from inventory import services
 from inventory.models import (
@@ -306,18 +307,17 @@ class TransferLineInline(admin.TabularInline):
 
 
 def _run_each(model_admin, request, queryset, operation, label):
-    """Apply a service to each selected row, reporting per row what worked and what did not."""
-    done = 0
-    for obj in queryset:
-        try:
-            operation(obj)
-            done += 1
-        except DomainError as error:
-            model_admin.message_user(request, f"{obj}: {error.detail}", messages.ERROR)
-    if done:
-        model_admin.message_user(
-            request, _("%(count)s %(label)s.") % {"count": done, "label": label}, messages.SUCCESS
-        )
+    """Apply a service to each selected row, reporting per row what worked and what did not
+    (with the service's own messages, field by field)."""
+    run_each(
+        model_admin,
+        request,
+        queryset,
+        operation,
+        # "%(count)s" is left for run_each to fill in.
+        _("%(count)s %(label)s.") % {"count": "%(count)s", "label": label},
+        _("%(number)s: %(problem)s"),
+    )
 
 
 @admin.register(Transfer)

@@ -9,23 +9,22 @@ methods are plain settings and edited directly.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Prefetch
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
-from commerce.errors import DomainError, ValidationFailed
+from commerce.admin_helpers import money, percent, run_each, table, when
 from commerce.models import OutboxEvent
 from commerce.money import has_valid_precision, quantize
 from orders import services
@@ -45,70 +44,6 @@ from orders.models import (
     TaxRate,
     Transaction,
 )
-
-
-def money(amount: Any, currency: str) -> str:
-    """An amount with the currency's own minor digits: "3780 JPY", "19.99 USD"."""
-    if amount is None or amount == "":
-        return "—"
-    try:
-        return f"{quantize(Decimal(str(amount)), currency)} {currency}"
-    except (InvalidOperation, ValueError):
-        return f"{amount} {currency}"
-
-
-def percent(rate: Any) -> str:
-    """0.10 → "10 %", 0.08875 → "8.875 %"."""
-    value = Decimal(str(rate)) * 100
-    return f"{value.quantize(Decimal('0.001')).normalize():f} %"
-
-
-def when(moment) -> str:
-    """A time on a timeline: local, to the second (the order of events matters)."""
-    return formats.date_format(timezone.localtime(moment), "Y-m-d H:i:s") if moment else "—"
-
-
-def problem(error: DomainError) -> str:
-    """What a domain error says, with the per-field messages of a validation error."""
-    if isinstance(error, ValidationFailed) and error.errors:
-        return " ".join(str(m) for messages_ in error.errors.values() for m in messages_)
-    return str(error.detail)
-
-
-def table(headers: list[Any], rows: list[tuple[Any, ...]], empty: Any = None):
-    """A read-only table for a display field on a change page (every cell escaped)."""
-    if not rows:
-        return empty if empty is not None else "—"
-    return format_html(
-        '<table class="orders-admin-table"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
-        format_html_join("", "<th>{}</th>", ((h,) for h in headers)),
-        format_html_join(
-            "",
-            "<tr>{}</tr>",
-            ((format_html_join("", "<td>{}</td>", ((cell,) for cell in row)),) for row in rows),
-        ),
-    )
-
-
-def run_each(model_admin, request, objects, operation, done_message, failed_message) -> int:
-    """An admin action's loop: run a service on each object; one that fails is reported by its
-    number with the service's message (`failed_message` % number, problem) and the others go
-    on. Returns how many were done."""
-    done = 0
-    for obj in objects:
-        try:
-            operation(obj)
-        except DomainError as error:
-            model_admin.message_user(
-                request,
-                failed_message % {"number": str(obj), "problem": problem(error)},
-                messages.ERROR,
-            )
-        else:
-            done += 1
-    if done:
-        model_admin.message_user(request, done_message % {"count": done}, messages.SUCCESS)
-    return done
 
 
 class ReadOnlyInline(admin.TabularInline):

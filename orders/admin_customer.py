@@ -27,9 +27,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from commerce.admin_helpers import money, when
 from customers.models import Address, Customer, LoyaltyAccount, Medium, PointEntry
 from customers.selectors import customers_for_staff
-from orders.admin import money, when
 from orders.admin_fulfilment import day, is_late
 from orders.models import Fulfilment, Order, Payment, PaymentAttempt, Transaction
 

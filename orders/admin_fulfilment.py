@@ -27,9 +27,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
+from commerce.admin_helpers import run_each, table, when
 from inventory.models import StockLocation
 from orders import selectors, services
-from orders.admin import run_each, table, when
 from orders.models import (
     Carrier,
     Fulfilment,

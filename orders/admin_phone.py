@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import ProductVariant
+from commerce.admin_helpers import money, problem
 from commerce.errors import DomainError, ValidationFailed
 from commerce.models import Channel
 from customers import services as customers
@@ -40,7 +41,6 @@ from customers.selectors import customer_search
 from inventory.models import StockLocation
 from inventory.selectors import availability_by_location, availability_for_channel, location_by_code
 from orders import pricing, services
-from orders.admin import money, problem
 from orders.fulfilment.routing import route_preview
 from orders.models import Order, PaymentMethod, ShippingMethod
 from orders.pricing.quotes import lines_for
