@@ -13,11 +13,9 @@ from inventory.services.replenishment import (
     replenishment_suggestions,
 )
 from inventory.services.reservations import (
-    BundleParts,
     Destination,
     ReserveLine,
     Route,
-    bundle_parts,
     locations_for_channel,
     reservation_expire_holds,
     shortage_error,
@@ -36,13 +34,11 @@ from inventory.services.transfers import (
 )
 
 __all__ = [
-    "BundleParts",
     "Destination",
     "ReserveLine",
     "Route",
     "StockLevel",
     "Suggestion",
-    "bundle_parts",
     "location_get",
     "locations_for_channel",
     "purchase_order_cancel",

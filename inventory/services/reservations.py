@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -13,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from catalog.models import BundleComponent
+from catalog.selectors import bundle_components
 from commerce.models import Channel
 from inventory import allocation
 from inventory.allocation import Destination, Route, shortage_error
@@ -80,27 +80,17 @@ def locations_for_channel(
     return locations
 
 
-BundleParts = dict[int, dict[int, int]]  # bundle variant -> component variant -> units each
-
-
-def bundle_parts(variant_ids: Iterable[int]) -> BundleParts:
-    """What each bundle among `variant_ids` is made of; plain variants are not in it."""
-    parts: BundleParts = defaultdict(dict)
-    for bundle_id, component_id, quantity in BundleComponent.objects.filter(
-        bundle_id__in=set(variant_ids)
-    ).values_list("bundle_id", "component_id", "quantity"):
-        parts[bundle_id][component_id] = quantity
-    return parts
+Components = dict[int, list[tuple[int, int]]]  # bundle -> [(component, units each)]
 
 
 def _expand_bundles(
-    lines: Sequence[ReserveLine], parts: BundleParts | None = None
+    lines: Sequence[ReserveLine], components: Components | None = None
 ) -> list[tuple[ReserveLine, int, int]]:
-    """(line, stocked variant, units) triples: a bundle line becomes its components. `parts`
-    when the caller has read them already."""
-    if parts is None:
-        parts = bundle_parts(line.variant_id for line in lines)
-    components = {bundle: list(each.items()) for bundle, each in parts.items()}
+    """(line, stocked variant, units) triples: a bundle line becomes its components.
+    `components` (as `catalog.selectors.bundle_components` gives them) when the caller has
+    read them already."""
+    if components is None:
+        components = bundle_components(line.variant_id for line in lines)
     expanded = []
     for line in lines:
         if line.quantity < 1:
@@ -271,7 +261,7 @@ def stock_hold_convert(
     reference: str,
     lines: Sequence[ReserveLine],
     location_ids: Collection[int],
-    parts: BundleParts | None = None,
+    components: Components | None = None,
     actor: AbstractBaseUser | None = None,
 ) -> list[Reservation] | None:
     """Make a cart's holds the order's allocation in place, when every hold is unexpired, at
@@ -290,7 +280,7 @@ def stock_hold_convert(
     """
     now = timezone.now()
     wanted: dict[tuple[str, int], int] = defaultdict(int)
-    for line, variant_id, units in _expand_bundles(lines, parts):
+    for line, variant_id, units in _expand_bundles(lines, components):
         wanted[(line.line_reference, variant_id)] += units
     holds = Reservation.objects.filter(
         reference=hold_reference, state=Reservation.State.ACTIVE, kind=Reservation.Kind.CART

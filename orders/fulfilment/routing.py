@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog.models import ProductVariant
+from catalog.selectors import bundle_components
 from commerce.errors import ValidationFailed
 from commerce.events import publish
 from inventory import allocation
@@ -52,16 +53,16 @@ def candidates_for(order: Order) -> allocation.Route:
     )
 
 
-BundleParts = inventory.BundleParts
+BundleParts = dict[int, list[tuple[int, int]]]  # bundle -> [(component, units each)]
 
 
 def _bundle_parts(order_lines: list[OrderLine]) -> BundleParts:
-    return inventory.bundle_parts(line.variant_id for line in order_lines if line.variant_id)
+    return bundle_components(line.variant_id for line in order_lines if line.variant_id)
 
 
 def _stocked_skus(order_lines: list[OrderLine], parts: BundleParts) -> dict[int, str]:
     variant_ids = {line.variant_id for line in order_lines if line.variant_id}
-    component_ids = {component for each in parts.values() for component in each}
+    component_ids = {component for each in parts.values() for component, _units in each}
     return dict(
         ProductVariant.objects.filter(pk__in=variant_ids | component_ids).values_list("pk", "sku")
     )
@@ -99,7 +100,7 @@ def line_units_by_location(
         line = lines_by_id[line_id]
         parts = per_unit.get(line.variant_id)
         if parts:
-            whole = min(units.get(component, 0) // each for component, each in parts.items())
+            whole = min(units.get(component, 0) // each for component, each in parts)
         else:
             whole = units.get(line.variant_id, 0)
         if whole:
@@ -294,7 +295,7 @@ def order_route(
             reference=order.reference,
             lines=lines,
             location_ids={location.pk for location in route.locations},
-            parts=parts,
+            components=parts,
             actor=actor,
         )
     held_at = ""

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from catalog.models import BundleComponent
+from catalog.selectors import bundle_components
 from commerce.errors import Conflict, NotFound, ValidationFailed
 from inventory import services as inventory
 from inventory.models import StockLocation
@@ -85,11 +85,7 @@ def fulfilment_lock(fulfilment: Fulfilment) -> tuple[Order, Fulfilment]:
 def _stock_quantities(fulfilment: Fulfilment) -> dict[int, int]:
     """Stocked variant -> units for a fulfilment's lines (a bundle ships as its components)."""
     lines = list(fulfilment.lines.select_related("order_line"))
-    parts: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for bundle_id, component_id, quantity in BundleComponent.objects.filter(
-        bundle_id__in={line.order_line.variant_id for line in lines}
-    ).values_list("bundle_id", "component_id", "quantity"):
-        parts[bundle_id].append((component_id, quantity))
+    parts = bundle_components({line.order_line.variant_id for line in lines})
     quantities: dict[int, int] = defaultdict(int)
     for line in lines:
         variant_id = line.order_line.variant_id

@@ -11,7 +11,7 @@ from commerce.models import OutboxEvent
 from inventory.errors import InsufficientStock, InvalidStockOperation
 from inventory.models import Reservation, Stock, StockMovement
 from inventory.selectors import availability_for_channel
-from inventory.services import stock_release, stock_reserve, stock_ship
+from inventory.services import stock_hold_convert, stock_release, stock_reserve, stock_ship
 from tests.factories import ProductVariantFactory
 from tests.inventory.conftest import (
     StockLocationFactory,
@@ -393,6 +393,54 @@ def test_stock_reserve_order_converts_the_carts_holds(channel, warehouse, varian
         )
     ) == [("order:1", 0, 2)]
     assert availability_for_channel(channel=channel, variant_ids=[variant.pk]) == {variant.pk: 0}
+
+
+def test_stock_hold_convert_takes_the_holds_over_in_place(channel, warehouse, variant):
+    receive(variant, warehouse, 3)
+    stock_reserve(channel=channel, lines=[line(variant, 2, "INV-TEE-M")], reference="cart:a")
+
+    converted = stock_hold_convert(
+        hold_reference="cart:a",
+        reference="order:1",
+        lines=[line(variant, 2, "INV-TEE-M")],
+        location_ids={warehouse.pk},
+    )
+
+    assert [(r.kind, r.reference, r.quantity) for r in converted] == [("order", "order:1", 2)]
+    assert taken("cart:a") == []
+    assert taken("order:1") == [("INV-TEE-M", "main-wh", 2)]
+    stock = stock_at(variant, warehouse)
+    assert (stock.on_hand, stock.allocated) == (3, 2)
+    assert list(
+        StockMovement.objects.filter(reason="reservation").values_list(
+            "reference", "allocated_delta", "allocated_before", "allocated_after"
+        )
+    ) == [("order:1", 2, 0, 2)]
+    assert availability_for_channel(channel=channel, variant_ids=[variant.pk]) == {variant.pk: 1}
+
+
+@pytest.mark.parametrize("why", ["expired", "other quantity", "location no longer serves"])
+def test_stock_hold_convert_changes_nothing_when_the_holds_do_not_stand(
+    channel, warehouse, variant, why
+):
+    receive(variant, warehouse, 3)
+    stock_reserve(channel=channel, lines=[line(variant, 2, "INV-TEE-M")], reference="cart:a")
+    if why == "expired":
+        Reservation.objects.filter(reference="cart:a").update(
+            expires_at=timezone.now() - timedelta(seconds=1)
+        )
+    before = snapshot()
+
+    converted = stock_hold_convert(
+        hold_reference="cart:a",
+        reference="order:1",
+        lines=[line(variant, 3 if why == "other quantity" else 2, "INV-TEE-M")],
+        location_ids=set() if why == "location no longer serves" else {warehouse.pk},
+    )
+
+    assert converted is None
+    assert snapshot() == before
+    assert taken("order:1") == []
 
 
 def test_stock_reserve_order_keeps_the_carts_holds_when_it_fails(channel, warehouse, variant):
