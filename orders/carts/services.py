@@ -22,6 +22,7 @@ from commerce.errors import Conflict, NotFound, ValidationFailed
 from commerce.events import publish
 from commerce.models import Channel
 from customers.models import Customer
+from customers.services.profiles import ADDRESS_FIELDS as CUSTOMER_ADDRESS_FIELDS
 from inventory import allocation
 from inventory import services as inventory
 from inventory.errors import InsufficientStock
@@ -40,20 +41,9 @@ class CartCompleted(Conflict):
     title = gettext_lazy("The cart has become an order")
 
 
-ADDRESS_FIELDS = (
-    "first_name",
-    "last_name",
-    "first_name_reading",
-    "last_name_reading",
-    "company",
-    "line1",
-    "line2",
-    "city",
-    "region",
-    "postal_code",
-    "country",
-    "phone",
-)
+# A cart's (and so an order's) address has the fields of a customer's address book entry: the
+# one it is saved to after the order.
+ADDRESS_FIELDS = CUSTOMER_ADDRESS_FIELDS
 
 
 def cart_payload(cart: Cart, quote: CartQuote | None = None) -> dict[str, Any]:
