@@ -82,7 +82,13 @@ def publish(
 
 
 def send_to_broker(event_id: int) -> bool:
-    """Hand an event to the workers. Never raises: on failure the relay dispatches it later.
+    """Hand an event to the workers. Never raises: on failure the relay dispatches it later."""
+    return send_task_quietly("commerce.dispatch_event", event_id)
+
+
+def send_task_quietly(task: str, *args: Any, queue: str | None = None) -> bool:
+    """Send a task after commit without ever holding the caller: False (and a warning) when
+    the broker is down or slow, for work that a beat sweeper picks up anyway.
 
     Connects at most once: left to itself, kombu retries a refused connection with sleeps for
     `broker_connection_timeout` (6 s per event with Redis down) whatever `retry` says.
@@ -94,14 +100,15 @@ def send_to_broker(event_id: int) -> bool:
         with app.pool.acquire(block=True, timeout=timeout) as connection:
             connection.ensure_connection(max_retries=0)
             app.send_task(
-                "commerce.dispatch_event",
-                args=[event_id],
+                task,
+                args=list(args),
+                queue=queue,
                 connection=connection,
                 retry=False,
                 timeout=timeout,
             )
-    except Exception as exc:  # the broker is down or slow: the relay will pick it up
-        logger.warning("Event %s left to the outbox relay: %s", event_id, exc)
+    except Exception as exc:  # the broker is down or slow: the sweeper will pick it up
+        logger.warning("%s%r left to the sweeper: %s", task, args, exc)
         return False
     return True
 
@@ -155,6 +162,28 @@ def dispatch(event_id: int) -> bool:
         return False
     OutboxEvent.objects.filter(pk=event_id, dispatched_at__isnull=True).update(dispatched_at=now)
     return True
+
+
+def redeliver(event_id: int, *, consumer_name: str) -> bool:
+    """Run one consumer on an event again (`replay_events`): True when it ran now, False when
+    it had handled the event before (its receipt stands, so the effect stays once). Raises
+    what the consumer raises, after rolling its work back."""
+    event = OutboxEvent.objects.get(pk=event_id)
+    consumer = next((c for c in consumers_for(event.type) if c.name == consumer_name), None)
+    if consumer is None:
+        return False
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                EventReceipt.objects.create(consumer=consumer.name, event=event)
+        except IntegrityError:
+            return False
+        consumer.handler(event)
+    return True
+
+
+def consumer_names() -> list[str]:
+    return sorted({c.name for consumers in _consumers.values() for c in consumers})
 
 
 def relay(*, batch: int | None = None) -> int:

@@ -215,8 +215,58 @@ EMAIL_CONFIG = env.email_url(
     "EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25"
 )
 vars().update(EMAIL_CONFIG)
+# Any backend by its path (an ESP's, say), beside what EMAIL_URL can name.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=EMAIL_CONFIG["EMAIL_BACKEND"])
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shop@localhost")
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+
+# --- Messages and webhooks (automation; docs/messages.md, docs/webhooks.md) ------------------
+
+MESSAGES_SHOP_NAME = env.str("MESSAGES_SHOP_NAME", default="")  # blank: the channel's name
+MESSAGES_SUPPORT_EMAIL = env.str("MESSAGES_SUPPORT_EMAIL", default="")
+MESSAGES_BANK_ACCOUNT = env.str(
+    "MESSAGES_BANK_ACCOUNT", default="Example Bank, Shibuya branch, ordinary 1234567, Shop K.K."
+)
+MESSAGES_ORDER_URL = env.str(
+    "MESSAGES_ORDER_URL", default="http://localhost:8000/api/v1/orders/track/?number={number}"
+)
+MESSAGES_MESSAGE_ID_DOMAIN = env.str("MESSAGES_MESSAGE_ID_DOMAIN", default="shop.localhost")
+LINE_CHANNEL_ACCESS_TOKEN = env.str("LINE_CHANNEL_ACCESS_TOKEN", default="")
+LINE_API_URL = env.str("LINE_API_URL", default="https://api.line.me")
+LINE_RETRY_KEY_NAMESPACE = env.str("LINE_RETRY_KEY_NAMESPACE", default="commerce")
+# A class per medium. SMS records what it would send until a provider is configured; LINE
+# pushes through the Messaging API once it has a token.
+MESSAGES_PROVIDERS = {
+    "email": "automation.messages.providers.EmailProvider",
+    "sms": env.str(
+        "MESSAGES_SMS_PROVIDER", default="automation.messages.providers.RecordingProvider"
+    ),
+    "line": env.str(
+        "MESSAGES_LINE_PROVIDER",
+        default="automation.messages.providers.LinePushProvider"
+        if LINE_CHANNEL_ACCESS_TOKEN
+        else "automation.messages.providers.RecordingProvider",
+    ),
+}
+# A claim older than this is a worker that died mid-send: the sweeper claims the message again.
+MESSAGES_CLAIM_TIMEOUT = env.int("MESSAGES_CLAIM_TIMEOUT", default=300)
+# Marketing only: hours between two messages per customer and medium; quiet hours (local).
+MESSAGES_FREQUENCY_CAP_HOURS = {"email": 16, "sms": 24, "line": 24}
+MESSAGES_QUIET_HOURS = (
+    env.int("MESSAGES_QUIET_HOURS_START", default=21),
+    env.int("MESSAGES_QUIET_HOURS_END", default=9),
+)
+MESSAGES_PICKUP_REMINDER_HOURS_BEFORE = env.int("MESSAGES_PICKUP_REMINDER_HOURS_BEFORE", default=24)
+# Where the demo's webhook receiver listens (demo/webhook_receiver.py, started by run_demo).
+DEMO_WEBHOOK_URL = env.str("DEMO_WEBHOOK_URL", default="http://127.0.0.1:8001/webhooks/")
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_BREAKER_THRESHOLD = env.int("WEBHOOK_BREAKER_THRESHOLD", default=20)
+WEBHOOK_RETRY_WINDOW_SECONDS = env.int("WEBHOOK_RETRY_WINDOW_SECONDS", default=24 * 3600)
+WEBHOOK_RETRY_BASE_SECONDS = 30
+WEBHOOK_RETRY_MAX_DELAY_SECONDS = 3600  # also caps a receiver's Retry-After
+WEBHOOK_KEEP_SUCCEEDED_DAYS = 7
+WEBHOOK_KEEP_FAILED_DAYS = 30
 
 # --- REST API -------------------------------------------------------------------------------
 
@@ -291,6 +341,11 @@ SPECTACULAR_SETTINGS = {
         "StockLocationKindEnum": "inventory.models.StockLocation.Kind",
         "ReservationKindEnum": "inventory.models.Reservation.Kind",
     },
+    # The webhook bodies' JSON Schemas as components (automation/webhooks/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "automation.webhooks.schema.add_webhook_components",
+    ],
 }
 
 # --- Celery ---------------------------------------------------------------------------------
@@ -369,8 +424,27 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.purge_idempotency_keys",
         "schedule": crontab(minute=45, hour=3),
     },
+    # Messages and webhook deliveries whose hand-off was lost, deferred or retried come due.
+    "send-due-messages": {"task": "automation.send_due_messages", "schedule": 30.0},
+    "deliver-due-webhooks": {"task": "automation.deliver_due_webhooks", "schedule": 15.0},
+    "prune-webhook-attempts": {
+        "task": "automation.prune_webhook_attempts",
+        "schedule": crontab(minute=50, hour=3),
+    },
     # Beat's and a worker's sign of life for /health/ready/ (commerce/health.py).
     "record-heartbeat": {"task": "commerce.record_heartbeat", "schedule": 30.0},
+}
+# Messages and webhooks have queues of their own: a slow mail server or receiver fills its own
+# queue and never delays event dispatch or checkout. A worker started without -Q takes all
+# three; production may run one worker per queue (docker-compose.yml).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = {"celery": {}, "messages": {}, "webhooks": {}}
+CELERY_TASK_ROUTES = {
+    "automation.send_message": {"queue": "messages"},
+    "automation.send_due_messages": {"queue": "messages"},
+    "automation.deliver_webhook": {"queue": "webhooks"},
+    "automation.deliver_due_webhooks": {"queue": "webhooks"},
+    "automation.prune_webhook_attempts": {"queue": "webhooks"},
 }
 # Celery logs through LOGGING below (JSON in production) instead of its own root handler.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

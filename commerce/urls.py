@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("inventory.api.urls")),
     path("", include("customers.api.urls")),
     path("", include("orders.api.urls")),
+    path("", include("automation.api.urls")),
 ]
 
 urlpatterns = [

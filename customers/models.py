@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from commerce.models import Channel, validate_currency
+from commerce.models import Channel, validate_currency, validate_time_zone
 
 
 class Tag(models.Model):
@@ -79,6 +79,20 @@ class Customer(models.Model):
     email = models.EmailField(_("e-mail"), max_length=254, blank=True)
     phone = models.CharField(_("phone (E.164)"), max_length=20, blank=True, db_index=True)
     language = models.CharField(_("preferred language"), max_length=10, default="en")
+    preferred_medium = models.CharField(
+        _("preferred medium"),
+        max_length=10,
+        choices=[("email", _("E-mail")), ("sms", _("SMS")), ("line", _("LINE"))],
+        default="email",
+        help_text=_("How the customer wants to hear about their orders."),
+    )
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        blank=True,
+        validators=[validate_time_zone],
+        help_text=_("For quiet hours; blank means the time zone of the channel they came from."),
+    )
     acquired_channel = models.ForeignKey(
         Channel,
         on_delete=models.PROTECT,

@@ -49,6 +49,12 @@ class StockLocation(models.Model):
     longitude = models.DecimalField(
         _("longitude"), max_digits=8, decimal_places=5, null=True, blank=True
     )
+    opening_hours = models.CharField(
+        _("opening hours"),
+        max_length=200,
+        blank=True,
+        help_text=_("As customers should read them, e.g. 10:00-20:00, closed on Tuesdays."),
+    )
     handling_days = models.PositiveSmallIntegerField(
         _("handling days"),
         default=1,

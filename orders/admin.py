@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from commerce.admin_helpers import money, percent, run_each, table, when
+from commerce.admin_panels import panels_for
 from commerce.models import OutboxEvent
 from commerce.money import has_valid_precision, quantize
 from orders import services
@@ -422,6 +423,9 @@ class OrderAdmin(admin.ModelAdmin):
             **(extra_context or {}),
             "order_actions": self._page_actions(request),
             "order_changelist_url": reverse("admin:orders_order_changelist"),
+            "extra_panels": panels_for("order", request, self.get_object(request, object_id))
+            if object_id
+            else [],
         }
         return super().change_view(request, object_id, form_url, extra_context)
 

@@ -28,6 +28,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from commerce.admin_helpers import money, when
+from commerce.admin_panels import panels_for
 from customers.models import Address, Customer, LoyaltyAccount, Medium, PointEntry
 from customers.selectors import customers_for_staff
 from orders.admin_fulfilment import day, is_late
@@ -325,6 +326,7 @@ def customer_360_view(order_admin, request, customer_id: int):
         "opts": order_admin.model._meta,
         "title": _("Customer 360: %(name)s") % {"name": customer},
         **data,
+        "extra_panels": panels_for("customer_360", request, customer),
         "can_phone_order": customer.is_active and request.user.has_perm("orders.add_order"),
         "phone_order_url": f"{reverse('admin:orders_order_phone')}?customer={customer.pk}",
         "profile_url": reverse("admin:customers_customer_change", args=[customer.pk]),

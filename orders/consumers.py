@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from commerce.events import register_consumer
 from commerce.models import OutboxEvent
-from orders.models import Cart, Order
+from orders.models import Cart, Fulfilment, Order
 
 CUSTOMER_MERGED = "customer.merged"
 CUSTOMER_ERASED = "customer.erased"
@@ -50,12 +50,26 @@ def on_customer_erased(event: OutboxEvent) -> None:
         cart.shipping_address = _anonymous(cart.shipping_address)
         cart.billing_address = _anonymous(cart.billing_address)
         cart.save(update_fields=["email", "phone", "note", "shipping_address", "billing_address"])
-    subjects = [("order", [str(o.pk) for o in orders]), ("cart", [str(c.pk) for c in carts])]
+    fulfilments = Fulfilment.objects.filter(order__in=orders).values_list("pk", flat=True)
+    subjects = [
+        ("order", [str(o.pk) for o in orders]),
+        ("cart", [str(c.pk) for c in carts]),
+        ("fulfilment", [str(pk) for pk in fulfilments]),
+    ]
     for subject_type, ids in subjects:
         for row in OutboxEvent.objects.filter(subject_type=subject_type, subject_id__in=ids):
-            payload = {k: v for k, v in row.payload.items() if k not in PERSONAL_PAYLOAD_KEYS}
+            payload = _anonymous_payload(row.payload)
             if payload != row.payload:
                 OutboxEvent.objects.filter(pk=row.pk).update(payload=payload)
+
+
+def _anonymous_payload(payload: dict) -> dict:
+    """An event's payload without the person: their contact keys go, addresses keep only where."""
+    kept = {k: v for k, v in payload.items() if k not in PERSONAL_PAYLOAD_KEYS}
+    for key in ("shipping_address", "billing_address"):
+        if isinstance(kept.get(key), dict):
+            kept[key] = _anonymous(kept[key])
+    return kept
 
 
 def register() -> None:

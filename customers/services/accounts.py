@@ -19,14 +19,14 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
 from commerce import events, tokens
+from commerce.messaging import account_message_send
 from commerce.models import Channel
 from customers import events as customer_events
 from customers.errors import (
@@ -141,18 +141,13 @@ def _register_pending(
     token = signing.dumps({"u": user.pk, "c": customer.pk, **claim}, salt=CLAIM_SALT, compress=True)
     link = settings.CUSTOMERS_CONFIRM_URL.format(token=token)
     hours = settings.PASSWORD_RESET_TIMEOUT // 3600
-    with translation.override(customer.language):
-        _send(
-            email,
-            subject=_("Confirm your account"),
-            message=_(
-                "You have ordered from us before with this e-mail address. Open this link "
-                "within %(hours)s hours to finish creating your account; your earlier orders, "
-                "addresses and points will be in it:\n\n%(link)s\n\n"
-                "If you did not ask for an account, ignore this e-mail."
-            )
-            % {"hours": hours, "link": link},
-        )
+    account_message_send(
+        kind="account_confirmation",
+        to=email,
+        language=customer.language,
+        customer_id=customer.pk,
+        context={"link": link, "hours": hours},
+    )
     return ConfirmationSent(email=email)
 
 
@@ -228,15 +223,6 @@ def _activate(
         },
     )
     return _signed_in(customer, user)
-
-
-def _send(email: str, *, subject: str, message: str) -> None:
-    """Answer the same whether or not the mail server is up: a 500 only for addresses with an
-    account would tell which addresses have one. A failure is logged for the operator."""
-    try:
-        send_mail(subject=subject, message=message, from_email=None, recipient_list=[email])
-    except Exception:
-        logger.exception("Could not send %r to a customer", subject)
 
 
 def account_authenticate(*, email: str, password: str) -> SignedIn:
@@ -318,17 +304,13 @@ def password_reset_request(*, email: str) -> None:
         token=default_token_generator.make_token(user),
     )
     hours = settings.PASSWORD_RESET_TIMEOUT // 3600
-    with translation.override(customer.language):
-        _send(
-            customer.email,
-            subject=_("Reset your password"),
-            message=_(
-                "Someone asked to reset the password of your account. If it was you, open this "
-                "link within %(hours)s hours to choose a new password:\n\n%(link)s\n\n"
-                "If it was not you, ignore this e-mail; your password stays as it is."
-            )
-            % {"hours": hours, "link": link},
-        )
+    account_message_send(
+        kind="password_reset",
+        to=customer.email,
+        language=customer.language,
+        customer_id=customer.pk,
+        context={"link": link, "hours": hours},
+    )
 
 
 @transaction.atomic

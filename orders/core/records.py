@@ -99,6 +99,8 @@ class OrderPayload(TypedDict):
     shipping_country: str
     shipping_region: str
     pickup_location: str
+    shipping_address: dict[str, Any] | None
+    billing_address: dict[str, Any] | None
     discount_codes: list[str]
     lines: list[OrderLinePayload]
     placed_at: datetime | None
@@ -131,6 +133,8 @@ def order_payload(order: Order, **extra: Any) -> OrderPayload:
         "shipping_country": (order.shipping_address or {}).get("country", ""),
         "shipping_region": (order.shipping_address or {}).get("region", ""),
         "pickup_location": order.pickup_location.code if order.pickup_location_id else "",
+        "shipping_address": order.shipping_address,
+        "billing_address": order.billing_address,
         "discount_codes": [d["code"] for d in order.discounts if d.get("code")],
         "lines": [
             {

@@ -122,7 +122,12 @@ def _stop(process: subprocess.Popen) -> None:
 
 @contextmanager
 def celery_worker(
-    *, broker_url: str, log_dir: Path, concurrency: int = 2, database: str | None = None
+    *,
+    broker_url: str,
+    log_dir: Path,
+    concurrency: int = 2,
+    database: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[WorkerProcess]:
     """`celery -A commerce worker` on `broker_url`, as production runs it, plus the test tasks.
 
@@ -134,6 +139,7 @@ def celery_worker(
         env.pop(name, None)
     if database:
         env["DATABASE_URL"] = database
+    env.update(extra_env or {})
     log_path = log_dir / "worker.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(

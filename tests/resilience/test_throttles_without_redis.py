@@ -13,6 +13,7 @@ from django.core import mail
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
+from automation.messages.services import messages_send_due
 from customers import services
 from customers.models import Customer
 from tests.commerce.conftest import RedisServer
@@ -65,6 +66,7 @@ def test_sign_in_registration_password_reset_and_order_lookup_work_while_the_cac
     assert registered.status_code == 201, registered.content
     assert registered.json()["customer"]["email"] == "bob@example.com"
     assert reset.status_code == 202, reset.content
+    messages_send_due()  # account mails go through the messages queue
     assert [m.to for m in mail.outbox] == [["alice@example.com"]]
     assert looked_up.status_code == 200, looked_up.content
     assert looked_up.json()["number"] == order.number
