@@ -257,6 +257,8 @@ MESSAGES_QUIET_HOURS = (
     env.int("MESSAGES_QUIET_HOURS_START", default=21),
     env.int("MESSAGES_QUIET_HOURS_END", default=9),
 )
+# The related products of an order confirmation, per channel and category, kept this long.
+MESSAGES_UPSELL_CACHE_SECONDS = env.int("MESSAGES_UPSELL_CACHE_SECONDS", default=300)
 MESSAGES_PICKUP_REMINDER_HOURS_BEFORE = env.int("MESSAGES_PICKUP_REMINDER_HOURS_BEFORE", default=24)
 # Where the demo's webhook receiver listens (demo/webhook_receiver.py, started by run_demo).
 DEMO_WEBHOOK_URL = env.str("DEMO_WEBHOOK_URL", default="http://127.0.0.1:8001/webhooks/")

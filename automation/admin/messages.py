@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy
 from automation.messages import defaults, kinds
 from automation.messages.context import order_context, sample_context
 from automation.messages.rendering import render, render_message, template_check
-from automation.messages.services import message_send_test
+from automation.messages.services import message_send_test, messages_send_again
 from automation.models import Message, MessageTemplate, NotificationSetting
 from automation.models.messages import Medium
 from commerce.admin_panels import Panel, register_panel
@@ -262,18 +262,7 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.action(description=gettext_lazy("Send failed messages again now"))
     def send_again(self, request, queryset):
-        from django.db import transaction
-        from django.utils import timezone
-
-        from automation.messages.services import hand_off
-
-        ids = list(queryset.filter(status=Message.Status.FAILED).values_list("pk", flat=True))
-        with transaction.atomic():
-            Message.objects.filter(pk__in=ids).update(
-                status=Message.Status.QUEUED, due_at=timezone.now(), attempts=0, reason=""
-            )
-            for message_id in ids:
-                transaction.on_commit(lambda message_id=message_id: hand_off(message_id))
+        ids = messages_send_again(message_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, _("%(count)s message(s) queued again.") % {"count": len(ids)})
 
 

@@ -8,6 +8,7 @@ Nothing here writes.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -23,7 +24,7 @@ from django.utils.translation import gettext as _
 from catalog.selectors import product_list_for_channel
 from commerce.money import quantize
 from inventory.selectors import product_in_stock_condition
-from orders.models import Fulfilment, Order, PaymentMethod
+from orders.models import Fulfilment, Order, OrderLine, PaymentMethod
 from orders.selectors import order_fulfilments, order_with_lines
 
 UPSELL_COUNT = 3
@@ -172,27 +173,50 @@ def fulfilment_context(fulfilment: Fulfilment, zone: str, language: str) -> dict
     }
 
 
+_upsell_cache: dict[tuple[int, int], tuple[float, list[dict[str, Any]]]] = {}
+
+
+def _in_stock_of_category(channel, category_id: int) -> list[dict[str, Any]]:
+    """A few in-stock products of a category in a channel, kept UPSELL_CACHE_SECONDS in this
+    process: every confirmation of a busy shop would otherwise run the same stock query."""
+    key = (channel.pk, category_id)
+    cached = _upsell_cache.get(key)
+    now = time.monotonic()
+    if cached and now - cached[0] < settings.MESSAGES_UPSELL_CACHE_SECONDS:
+        return cached[1]
+    rows = list(
+        product_list_for_channel(channel=channel)
+        .filter(product_in_stock_condition(channel=channel), category_id=category_id)
+        .order_by("-pk")
+        .values("pk", "name", "slug", "price_from")[: UPSELL_COUNT * 3]
+    )
+    if len(_upsell_cache) > 10_000:
+        _upsell_cache.clear()
+    _upsell_cache[key] = (now, rows)
+    return rows
+
+
 def upsell(order: Order, language: str) -> list[dict[str, Any]]:
     """A few in-stock products of the categories just bought, not those bought."""
-    bought = {line.variant.product_id for line in order.lines.all() if line.variant_id}
-    categories = {line.variant.product.category_id for line in order.lines.all() if line.variant_id}
-    categories.discard(None)
-    if not categories:
-        return []
-    products = (
-        product_list_for_channel(channel=order.channel)
-        .filter(product_in_stock_condition(channel=order.channel), category_id__in=categories)
-        .exclude(pk__in=bought)
-        .order_by("-pk")[:UPSELL_COUNT]
+    bought = set(
+        OrderLine.objects.filter(order=order, variant__isnull=False).values_list(
+            "variant__product_id", "variant__product__category_id"
+        )
     )
+    bought_products = {product for product, _category in bought}
+    chosen: list[dict[str, Any]] = []
+    for category_id in sorted({category for _product, category in bought if category}):
+        for row in _in_stock_of_category(order.channel, category_id):
+            if row["pk"] not in bought_products and row not in chosen:
+                chosen.append(row)
     return [
         {
-            "name": p.name,
-            "slug": p.slug,
-            "url": f"{settings.SITE_URL.rstrip('/')}/products/{p.slug}/",
-            "price": Amount(p.price_from, order.currency, language),
+            "name": row["name"],
+            "slug": row["slug"],
+            "url": f"{settings.SITE_URL.rstrip('/')}/products/{row['slug']}/",
+            "price": Amount(row["price_from"], order.currency, language),
         }
-        for p in products
+        for row in chosen[:UPSELL_COUNT]
     ]
 
 

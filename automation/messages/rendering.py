@@ -8,10 +8,11 @@ so a template written against an older context still sends.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.template import Context, Engine, TemplateSyntaxError
+from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.utils.translation import gettext as _
 
 ENGINE = Engine(
@@ -63,10 +64,17 @@ def template_check(source: str, *, field: str, sample: dict[str, Any] | None = N
         ) from error
 
 
+@lru_cache(maxsize=512)
+def _compiled(source: str) -> Template:
+    """Compiled once per process and wording: a template is checked at save, so the same text
+    always compiles, and a new version is a new text."""
+    return ENGINE.from_string(source)
+
+
 def render(source: str, context: dict[str, Any], *, html: bool = False) -> str:
     if not source:
         return ""
-    return ENGINE.from_string(source).render(Context(context, autoescape=html)).strip()
+    return _compiled(source).render(Context(context, autoescape=html)).strip()
 
 
 def render_message(*, subject: str, text: str, html: str, context: dict[str, Any]) -> Rendered:

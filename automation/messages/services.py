@@ -351,6 +351,22 @@ def messages_send_due(*, batch: int = 200, now: datetime | None = None) -> int:
     return sent
 
 
+def messages_send_again(*, message_ids: list[int]) -> list[int]:
+    """Failed messages get a fresh set of attempts, starting now. Returns those queued."""
+    with transaction.atomic():
+        ids = list(
+            Message.objects.select_for_update()
+            .filter(pk__in=message_ids, status=S.FAILED)
+            .values_list("pk", flat=True)
+        )
+        Message.objects.filter(pk__in=ids).update(
+            status=S.QUEUED, due_at=timezone.now(), attempts=0, reason=""
+        )
+        for message_id in ids:
+            transaction.on_commit(partial(hand_off, message_id))
+    return ids
+
+
 def message_send_test(
     *,
     kind: str,

@@ -233,3 +233,25 @@ def test_a_line_refusal_fails_the_message_and_an_outage_retries_it(db, line_api)
     assert message_send(later.pk) == Message.Status.QUEUED
     later.refresh_from_db()
     assert "503" in later.reason and later.attempts == 1
+
+
+def test_a_failed_message_is_sent_again_from_the_admin(db, superuser_client):
+    message = message_queue(
+        kind=kinds.TEST, recipient="ops@example.com", medium="email", language="en"
+    )
+    Message.objects.filter(pk=message.pk).update(
+        status=Message.Status.FAILED, attempts=5, reason="SMTP down"
+    )
+    sent = message_queue(
+        kind=kinds.TEST, recipient="other@example.com", medium="email", language="en"
+    )
+    assert message_send(sent.pk) == Message.Status.SENT
+    response = superuser_client.post(
+        reverse("admin:automation_message_changelist"),
+        {"action": "send_again", "_selected_action": [message.pk, sent.pk]},
+    )
+    assert response.status_code == 302
+    message.refresh_from_db()
+    assert (message.status, message.attempts, message.reason) == (Message.Status.QUEUED, 0, "")
+    assert messages_send_due() == 1
+    assert [m.to for m in mail.outbox] == [["other@example.com"], ["ops@example.com"]]

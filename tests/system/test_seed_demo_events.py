@@ -69,3 +69,25 @@ def test_seed_demo_buyers_have_their_orders_counted_when_the_demo_starts(seeded)
     buyers = Customer.objects.filter(pk__in=paid.values("customer"))
     assert not buyers.filter(Q(order_count=0) | Q(rfm_segment="prospect")).exists()
     assert not buyers.filter(scores_computed_at__isnull=True).exists()
+
+
+def test_seed_demo_has_sent_the_seeded_orders_messages_and_points_a_webhook_at_the_receiver(
+    seeded, settings
+):
+    from automation.models import Message, WebhookEndpoint
+
+    # Everyone we can write to, but marketplace buyers (the marketplace confirms its orders).
+    placed = (
+        Order.objects.exclude(channel__kind="marketplace")
+        .filter(Q(email__gt="") | Q(customer__email__gt=""))
+        .count()
+    )
+    confirmations = Message.objects.filter(kind="order_confirmation", status="sent")
+    assert confirmations.count() == placed > 0
+    # Shipped mails carry their tracking link; nothing is left failed.
+    shipped = Message.objects.filter(kind="shipped", status="sent")
+    assert shipped.exists() and all("http" in m.body_text for m in shipped)
+    assert not Message.objects.filter(status="failed").exists()
+    assert "Messages: " in seeded and " sent for the seeded orders" in seeded
+    [endpoint] = WebhookEndpoint.objects.all()
+    assert endpoint.url == settings.DEMO_WEBHOOK_URL and "order.paid" in endpoint.event_types

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management import call_command
@@ -12,6 +13,7 @@ from django.core.management.base import BaseCommand
 
 from commerce.celery import app
 from commerce.models import Channel
+from demo.messaging import DEMO_WEBHOOK_SECRET
 from demo.services import OPERATIONS_TOKEN, operations_token_refresh
 
 
@@ -72,6 +74,22 @@ class Command(BaseCommand):
                 cwd=settings.BASE_DIR,
             ),
         ]
+        # The demo's webhook receiver: not one of the processes the demo needs, so a port
+        # already taken only costs the receiver (the deliveries then wait and retry).
+        receiver_url = urlsplit(settings.DEMO_WEBHOOK_URL)
+        receiver = subprocess.Popen(
+            [
+                python,
+                "-m",
+                "demo.webhook_receiver",
+                "--host",
+                receiver_url.hostname or "127.0.0.1",
+                "--port",
+                str(receiver_url.port or 8001),
+            ],
+            cwd=settings.BASE_DIR,
+            env={**os.environ, "DEMO_WEBHOOK_SECRET": DEMO_WEBHOOK_SECRET},
+        )
         base = f"http://{host}:{port}"
         self.stdout.write(
             self.style.SUCCESS(
@@ -85,16 +103,19 @@ class Command(BaseCommand):
                 f"  Channels:      {base}/api/v1/channels/\n"
                 f"  Customer:      POST {base}/api/v1/customers/sign-in/  "
                 "hanako@example.jp / demo-password-2026\n"
+                f"  Messages:      {base}/admin/automation/message/  (new mails print in the worker's console)\n"
+                f"  Webhooks:      {base}/admin/automation/webhookdelivery/  (the receiver on "
+                f"{settings.DEMO_WEBHOOK_URL} prints each signed delivery)\n"
                 "Press Ctrl-C to stop.\n"
             )
         )
 
         def stop(*_):
-            for process in processes:
+            for process in [*processes, receiver]:
                 if process.poll() is None:
                     process.send_signal(signal.SIGTERM)
             deadline = time.monotonic() + 10
-            for process in processes:
+            for process in [*processes, receiver]:
                 try:
                     process.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
