@@ -60,6 +60,12 @@ def local_date(day: date | None, language: str) -> str:
     return format_date(day, format="long", locale=_locale(language)) if day else ""
 
 
+def _joined(*parts: str) -> str:
+    """Japanese script runs together (東京都渋谷区神南1丁目); romaji keeps its spaces."""
+    parts = tuple(p for p in parts if p)
+    return ("" if any(not p.isascii() for p in parts) else " ").join(parts)
+
+
 def _address(address: dict[str, Any] | None, language: str) -> dict[str, Any]:
     if not address:
         return {}
@@ -82,7 +88,7 @@ def _address(address: dict[str, Any] | None, language: str) -> dict[str, Any]:
         name = " ".join(p for p in (a["last_name"], a["first_name"]) if p)
         lines = [
             f"〒{a['postal_code']}" if a["postal_code"] else "",
-            f"{a['region']}{a['city']}{a['line1']}",
+            _joined(a["region"], a["city"], a["line1"]),
             a["line2"],
             a["company"],
             f"{name} 様",

@@ -139,8 +139,8 @@ JA: dict[str, Wording] = {
         + "\n\nお支払い方法：{{ order.payment_method_label }}{% if payment_instructions %}\n{{ payment_instructions }}{% endif %}"
         "{% if order.is_pickup %}\n受取店舗：{{ order.pickup_store }}（準備ができましたらお知らせします）"
         "{% else %}\nお届け先：\n{{ order.shipping_address.text }}{% if order.estimated_delivery %}\nお届け予定：{{ order.estimated_delivery }}{% endif %}{% endif %}"
-        "\n\nご注文状況：{{ order.tracking_page_url }}"
-        "{% if upsell %}\n\nこちらもおすすめです：{% for p in upsell %}\n・{{ p.name }}（{{ p.price }}）{{ p.url }}{% endfor %}{% endif %}"
+        "\n\nご注文状況：\n{{ order.tracking_page_url }}"
+        "{% if upsell %}\n\nこちらもおすすめです：{% for p in upsell %}\n・{{ p.name }}（{{ p.price }}）\n  {{ p.url }}{% endfor %}{% endif %}"
         + SIGNATURE_JA,
         "【{{ shop.name }}】ご注文ありがとうございます。注文番号 {{ order.number }}、合計 {{ order.total }}。{{ order.tracking_page_url }}",
     ),
@@ -155,7 +155,7 @@ JA: dict[str, Wording] = {
         "{{ customer.name|default:'お客' }} 様\n\nご注文 {{ order.number }} の荷物 {{ fulfilment.number }} を{% if fulfilment.carrier %}{{ fulfilment.carrier }}にて{% endif %}発送いたしました。\n"
         "{% for line in fulfilment.lines %}・{{ line.name }} × {{ line.quantity }}\n{% endfor %}"
         "{% if fulfilment.tracking_number %}\nお問い合わせ番号：{{ fulfilment.tracking_number }}{% endif %}"
-        "{% if fulfilment.tracking_url %}\n配送状況：{{ fulfilment.tracking_url }}{% endif %}"
+        "{% if fulfilment.tracking_url %}\n配送状況：\n{{ fulfilment.tracking_url }}{% endif %}"
         "{% if fulfilment.estimated_delivery %}\nお届け予定：{{ fulfilment.estimated_delivery }}{% endif %}"
         + SIGNATURE_JA,
         "【{{ shop.name }}】注文番号 {{ order.number }} を発送しました。{% if fulfilment.tracking_url %}{{ fulfilment.tracking_url }}{% else %}{{ fulfilment.tracking_number }}{% endif %}",
@@ -204,7 +204,7 @@ JA: dict[str, Wording] = {
     ),
     k.ACCOUNT_CONFIRMATION: Wording(
         "【{{ shop.name }}】メールアドレスの確認",
-        "会員登録を完了するには、次のリンクからメールアドレスをご確認ください。\n{{ link }}\n\nリンクの有効期限は{{ hours }}時間です。お心当たりのない場合は破棄してください。"
+        "会員登録を完了するには、次のリンクからメールアドレスをご確認ください。\n\n{{ link }}\n\nリンクの有効期限は{{ hours }}時間です。お心当たりのない場合は破棄してください。"
         + SIGNATURE_JA,
         "【{{ shop.name }}】会員登録の確認：{{ link }}",
     ),

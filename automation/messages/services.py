@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Prefetch, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -43,7 +43,7 @@ from automation.models.messages import Category, Medium
 from commerce.events import send_task_quietly
 from commerce.models import Channel, OutboxEvent
 from customers.models import Consent, Customer
-from orders.models import Fulfilment, Order
+from orders.models import Fulfilment, Order, OrderLine
 
 logger = logging.getLogger(__name__)
 
@@ -264,9 +264,18 @@ def message_send(message_id: int, *, now: datetime | None = None) -> str:
     now = now or timezone.now()
     if not _claim(message_id, now):
         return "skipped"
-    message = Message.objects.select_related(
-        "order__channel", "customer__acquired_channel", "fulfilment", "channel"
-    ).get(pk=message_id)
+    # The order as the context reads it (channel, pickup store, lines): no second fetch there.
+    message = (
+        Message.objects.select_related(
+            "order__channel",
+            "order__pickup_location",
+            "customer__acquired_channel",
+            "fulfilment",
+            "channel",
+        )
+        .prefetch_related(Prefetch("order__lines", queryset=OrderLine.objects.order_by("id")))
+        .get(pk=message_id)
+    )
     if message.category == Category.MARKETING:
         verdict = marketing_guard(message, now)
         if verdict is not None:

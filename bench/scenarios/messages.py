@@ -40,7 +40,7 @@ NEEDS_CATALOGUE = True  # the seeded orders are what the messages are rendered o
 USES_PGBENCH_S = False  # its baseline is the raw event dispatch rate of the same run
 QUICK_EVENTS = 1000
 FULL_EVENTS = 10000
-WORKER_CONCURRENCY = 4
+WORKER_CONCURRENCY = int(os.environ.get("BENCH_MESSAGES_CONCURRENCY", "4"))  # as docker-compose
 RATE = 50.0
 DRAIN_TIMEOUT = 900.0
 P95_TARGET_MS = 2000.0
@@ -261,6 +261,10 @@ def _cleanup(event_ids: list[int]) -> None:
         OutboxEvent.objects.filter(pk__in=chunk).delete()  # deliveries, attempts, receipts cascade
 
 
+def _cores(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def run_in_process(args, plan: lib.Plan) -> tuple[dict, str, bool]:
     from automation.models import WebhookEndpoint
     from automation.webhooks.services import endpoint_create
@@ -269,6 +273,7 @@ def run_in_process(args, plan: lib.Plan) -> tuple[dict, str, bool]:
     from orders.models import Order
 
     events = plan.info["events"]
+    database_pid = lib.postgres_postmaster_pid()
     latency_events = max(500, events // 5)
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
@@ -315,9 +320,11 @@ def run_in_process(args, plan: lib.Plan) -> tuple[dict, str, bool]:
         dispatch_rate, dispatch_seconds = _span_rate(base_ids, DISPATCH_SPAN)
 
         lib.log(f"messages: throughput, {events:,} order.placed events published flat out")
+        before = lib.CpuSnapshot.take(worker.pid, database_pid)
         flood_ids = _publish("order.placed", payloads, events, rate=None)
         all_ids += flood_ids
         _drain(flood_ids)
+        flood_cpu = lib.CpuUsage.between(before, lib.CpuSnapshot.take(worker.pid, database_pid))
         message_rate, message_seconds = _span_rate(flood_ids, MESSAGE_SPAN)
         delivery_rate, delivery_seconds = _span_rate(flood_ids, DELIVERY_SPAN)
 
@@ -355,6 +362,12 @@ def run_in_process(args, plan: lib.Plan) -> tuple[dict, str, bool]:
         "message_latency_ms": {p: pct(message_latency, p) for p in (50, 95, 99)},
         "delivery_latency_ms": {p: pct(delivery_latency, p) for p in (50, 95, 99)},
         "receiver_requests": _Receiver.received,
+        "throughput_cores": {
+            "busy": flood_cpu.system,
+            "worker": flood_cpu.server,
+            "postgres": flood_cpu.database,
+            "runner": flood_cpu.client,
+        },
         "target": {
             "target": f"p95 commit → provider < {P95_TARGET_MS:.0f} ms at {RATE:.0f}/s and messages/s ÷ dispatch/s ≥ {RATIO_TARGET}",
             "value": {"p95_ms": p95, "ratio": ratio},
@@ -366,6 +379,8 @@ def run_in_process(args, plan: lib.Plan) -> tuple[dict, str, bool]:
         f"  baseline: raw event dispatch     {dispatch_rate:8.1f} events/s   ({events:,} in {dispatch_seconds:.1f} s)",
         f"  messages sent (e-mail backend)   {message_rate:8.1f} /s   ({message_seconds:.1f} s)   ÷ dispatch = {ratio:.2f}",
         f"  webhook deliveries (receiver)    {delivery_rate:8.1f} /s   ({delivery_seconds:.1f} s)",
+        f"  cores busy meanwhile: {_cores(flood_cpu.system)} of {os.cpu_count()} (worker {_cores(flood_cpu.server)}, "
+        f"PostgreSQL {_cores(flood_cpu.database)}, this runner {_cores(flood_cpu.client)})",
         f"  at {RATE:.0f}/s: commit → e-mail backend  p50 {pct(message_latency, 50):.0f} ms  p95 {p95:.0f} ms  p99 {pct(message_latency, 99):.0f} ms",
         f"  at {RATE:.0f}/s: commit → receiver's 204   p50 {pct(delivery_latency, 50):.0f} ms  p95 {pct(delivery_latency, 95):.0f} ms  p99 {pct(delivery_latency, 99):.0f} ms",
         f"  target: {results['target']['target']}: {'met' if met else 'NOT met'}",
