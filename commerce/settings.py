@@ -391,6 +391,10 @@ OUTBOX_RELAY_BATCH = env.int("OUTBOX_RELAY_BATCH", default=500)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)
 
 CELERY_TASK_ACKS_LATE = True
+# Celery's Django fix-up would close every database connection around every task; connections
+# follow CONN_MAX_AGE instead (commerce/celery.py). The fix-up still recycles them after this
+# many tasks.
+CELERY_DB_REUSE_MAX = 10_000
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"

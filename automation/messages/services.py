@@ -179,8 +179,11 @@ def marketing_guard(message: Message, now: datetime) -> tuple[str, str, datetime
 
 def transactional_guard(message: Message) -> str | None:
     """A reason not to send any more (the moment passed), or None."""
-    fulfilment = message.fulfilment
-    if message.kind == kinds.PICKUP_REMINDER and fulfilment and fulfilment.state != PARCEL.READY:
+    if (
+        message.kind == kinds.PICKUP_REMINDER
+        and message.fulfilment_id
+        and message.fulfilment.state != PARCEL.READY
+    ):
         return _("The order was collected or cancelled before the reminder was due.")
     if message.order_id is None and message.kind in kinds.ORDER_KINDS:
         return _("The order no longer exists.")
@@ -265,15 +268,11 @@ def message_send(message_id: int, *, now: datetime | None = None) -> str:
     if not _claim(message_id, now):
         return "skipped"
     # The order as the context reads it (channel, pickup store, lines): no second fetch there.
+    # The customer (a wide row) only where the guards need it: marketing.
     message = (
-        Message.objects.select_related(
-            "order__channel",
-            "order__pickup_location",
-            "customer__acquired_channel",
-            "fulfilment",
-            "channel",
-        )
+        Message.objects.select_related("order__channel", "order__pickup_location", "channel")
         .prefetch_related(Prefetch("order__lines", queryset=OrderLine.objects.order_by("id")))
+        .defer("order__routing")
         .get(pk=message_id)
     )
     if message.category == Category.MARKETING:

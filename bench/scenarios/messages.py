@@ -325,6 +325,7 @@ def run_in_process(args, plan: lib.Plan) -> tuple[dict, str, bool]:
         all_ids += flood_ids
         _drain(flood_ids)
         flood_cpu = lib.CpuUsage.between(before, lib.CpuSnapshot.take(worker.pid, database_pid))
+        placed_rate, _placed_seconds = _span_rate(flood_ids, DISPATCH_SPAN)
         message_rate, message_seconds = _span_rate(flood_ids, MESSAGE_SPAN)
         delivery_rate, delivery_seconds = _span_rate(flood_ids, DELIVERY_SPAN)
 
@@ -351,6 +352,7 @@ def run_in_process(args, plan: lib.Plan) -> tuple[dict, str, bool]:
         "latency_events": latency_events,
         "orders_rendered": len(orders),
         "dispatch_per_s": dispatch_rate,
+        "order_placed_dispatch_per_s": placed_rate,
         "messages_per_s": message_rate,
         "deliveries_per_s": delivery_rate,
         "messages_over_dispatch": ratio,
@@ -377,6 +379,7 @@ def run_in_process(args, plan: lib.Plan) -> tuple[dict, str, bool]:
     lines = [
         f"messages: {events:,} events per phase, rendered over {len(orders)} seeded orders; worker --concurrency={WORKER_CONCURRENCY}",
         f"  baseline: raw event dispatch     {dispatch_rate:8.1f} events/s   ({events:,} in {dispatch_seconds:.1f} s)",
+        f"  order.placed dispatched (both consumers) {placed_rate:6.1f} /s",
         f"  messages sent (e-mail backend)   {message_rate:8.1f} /s   ({message_seconds:.1f} s)   ÷ dispatch = {ratio:.2f}",
         f"  webhook deliveries (receiver)    {delivery_rate:8.1f} /s   ({delivery_seconds:.1f} s)",
         f"  cores busy meanwhile: {_cores(flood_cpu.system)} of {os.cpu_count()} (worker {_cores(flood_cpu.server)}, "
