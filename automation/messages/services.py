@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Prefetch, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -154,11 +155,15 @@ def marketing_guard(message: Message, now: datetime) -> tuple[str, str, datetime
     cap = timedelta(hours=settings.MESSAGES_FREQUENCY_CAP_HOURS[message.medium])
     last = (
         Message.objects.filter(
-            customer=customer, medium=message.medium, category=Category.MARKETING, status=S.SENT
+            customer=customer,
+            medium=message.medium,
+            category=Category.MARKETING,
+            status__in=[S.SENT, S.SENDING],
         )
         .exclude(pk=message.pk)
-        .order_by("-sent_at")
-        .values_list("sent_at", flat=True)
+        .annotate(at=Coalesce("sent_at", "claimed_at"))
+        .order_by("-at")
+        .values_list("at", flat=True)
         .first()
     )
     if last is not None and last + cap > now:
@@ -276,14 +281,19 @@ def message_send(message_id: int, *, now: datetime | None = None) -> str:
         .get(pk=message_id)
     )
     if message.category == Category.MARKETING:
-        verdict = marketing_guard(message, now)
-        if verdict is not None:
-            status, reason, until = verdict
-            if status == S.QUEUED:
-                _defer(message, until, reason)
-            else:
-                _finish(message, status=status, reason=reason)
-            return status
+        # One customer's marketing messages pass the guards one at a time (the customer's row
+        # is the lock), and one being sent counts against the cap: two workers cannot both
+        # send inside it.
+        with transaction.atomic():
+            Customer.objects.select_for_update().filter(pk=message.customer_id).exists()
+            verdict = marketing_guard(message, now)
+            if verdict is not None:
+                status, reason, until = verdict
+                if status == S.QUEUED:
+                    _defer(message, until, reason)
+                else:
+                    _finish(message, status=status, reason=reason)
+                return status
         message.recipient = address_on(message.customer, message.medium) or message.recipient
     else:
         reason = transactional_guard(message)

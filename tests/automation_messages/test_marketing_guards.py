@@ -130,3 +130,15 @@ def test_marketing_mail_has_a_one_click_unsubscribe_that_records_the_opt_out(
     consent = Consent.objects.get(customer=ann, medium="email")
     assert consent.granted is False
     assert ann.consent_changes.filter(source=ConsentSource.UNSUBSCRIBE_LINK).exists()
+
+
+def test_a_message_being_sent_counts_against_the_cap_so_two_workers_cannot_both_send(promo, ann):
+    from automation.messages.services import _claim
+
+    consent_set(ann, medium="email", granted=True, source=ConsentSource.STOREFRONT)
+    first, second = queue(ann, at=ny(12)), queue(ann, at=ny(12))
+    assert _claim(first.pk, ny(12))  # another worker has the first one, not sent yet
+    assert message_send(second.pk, now=ny(12)) == S.QUEUED
+    second.refresh_from_db()
+    assert "frequency cap" in second.reason and second.due_at == ny(12) + timedelta(hours=16)
+    assert mail.outbox == []
