@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from catalog.selectors import product_list_for_channel
 from commerce.money import quantize
+from customers.services.profiles import ADDRESS_FIELDS
 from inventory.selectors import product_in_stock_condition
 from orders.models import Fulfilment, Order, OrderLine, PaymentMethod
 from orders.selectors import order_fulfilments, order_with_lines
@@ -69,21 +70,7 @@ def _joined(*parts: str) -> str:
 def _address(address: dict[str, Any] | None, language: str) -> dict[str, Any]:
     if not address:
         return {}
-    a = {
-        key: address.get(key, "") or ""
-        for key in (
-            "first_name",
-            "last_name",
-            "company",
-            "line1",
-            "line2",
-            "city",
-            "region",
-            "postal_code",
-            "country",
-            "phone",
-        )
-    }
+    a = {key: address.get(key, "") or "" for key in ADDRESS_FIELDS}
     if language == "ja":  # as a Japanese label is written: 〒, prefecture first, family name first
         name = " ".join(p for p in (a["last_name"], a["first_name"]) if p)
         lines = [

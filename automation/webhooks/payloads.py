@@ -24,6 +24,7 @@ from catalog import events as catalog_events
 from commerce.models import OutboxEvent
 from commerce.money import quantize
 from customers import events as customer_events
+from customers.services.profiles import ADDRESS_FIELDS
 from inventory import events as inventory_events
 from orders.carts.services import CART_UPDATED
 from orders.core.records import (
@@ -327,23 +328,7 @@ _ADDRESS = {
     "type": "object",
     "nullable": True,
     "additionalProperties": True,
-    "properties": dict.fromkeys(
-        (
-            "first_name",
-            "last_name",
-            "first_name_reading",
-            "last_name_reading",
-            "company",
-            "line1",
-            "line2",
-            "city",
-            "region",
-            "postal_code",
-            "country",
-            "phone",
-        ),
-        _STR,
-    ),
+    "properties": dict.fromkeys(ADDRESS_FIELDS, _STR),
 }
 
 
