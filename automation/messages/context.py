@@ -288,6 +288,13 @@ def order_context(order: Order, *, language: str, with_upsell: bool = False) -> 
             "tracking_page_url": settings.MESSAGES_ORDER_URL.format(number=order.number),
         },
         "payment_instructions": payment_instructions(order, language),
+        "payment": {
+            "method": order.payment_method,
+            "bank_transfer": order.payment_method == PaymentMethod.BANK_TRANSFER,
+            "cod": order.payment_method == PaymentMethod.CASH_ON_DELIVERY,
+            "due": amount(max(order.total - order.paid_total, Decimal(0))),
+            "bank_account": settings.MESSAGES_BANK_ACCOUNT,
+        },
         "fulfilments": [fulfilment_context(f, zone, language) for f in fulfilments],
         "upsell": upsell(order, language) if with_upsell else [],
     }
@@ -358,6 +365,13 @@ def sample_context(language: str = "en") -> dict[str, Any]:
             "tracking_page_url": settings.SITE_URL,
         },
         "payment_instructions": "",
+        "payment": {
+            "method": "card",
+            "bank_transfer": False,
+            "cod": False,
+            "due": money,
+            "bank_account": settings.MESSAGES_BANK_ACCOUNT,
+        },
         "fulfilments": [fulfilment],
         "fulfilment": fulfilment,
         "upsell": [

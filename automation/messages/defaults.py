@@ -35,6 +35,20 @@ LINES_JA = """{% for line in order.lines %}・{{ line.name }}{% if line.variant 
 合計：{{ order.total }}{% for band in order.tax_bands %}
 （{{ band.rate }}対象 {{ band.gross }} 内消費税 {{ band.tax }}）{% endfor %}"""
 
+# Written out in the Japanese wording (not through gettext), so a Japanese mail reads Japanese
+# before the project's ja translation exists.
+PAYMENT_JA = (
+    "\n\nお支払い方法："
+    "{% if order.payment_method == 'card' %}クレジットカード"
+    "{% elif order.payment_method == 'cod' %}代金引換"
+    "{% elif order.payment_method == 'bank_transfer' %}銀行振込"
+    "{% elif order.payment_method == 'pay_at_store' %}店頭でのお支払い"
+    "{% elif order.payment_method == 'cash' %}現金"
+    "{% else %}{{ order.payment_method_label }}{% endif %}"
+    "{% if payment.bank_transfer and payment.due.amount %}\n下記の口座へ {{ payment.due }} をお振り込みください"
+    "（お振込名義の前に注文番号 {{ order.number }} をご記入ください）。\n{{ payment.bank_account }}{% endif %}"
+    "{% if payment.cod and payment.due.amount %}\nお届けの際に {{ payment.due }} を配達員にお支払いください。{% endif %}"
+)
 SIGNATURE_EN = "\n\n{{ shop.name }}\n{{ shop.url }}\nQuestions? {{ shop.support_email }}"
 SIGNATURE_JA = "\n\n{{ shop.name }}\n{{ shop.url }}\nお問い合わせ：{{ shop.support_email }}"
 
@@ -136,8 +150,8 @@ JA: dict[str, Wording] = {
         "【{{ shop.name }}】ご注文ありがとうございます（注文番号 {{ order.number }}）",
         "{{ customer.name|default:'お客' }} 様\n\nこの度はご注文いただき誠にありがとうございます。\n注文番号：{{ order.number }}\nご注文日時：{{ order.placed_at }}\n\n"
         + LINES_JA
-        + "\n\nお支払い方法：{{ order.payment_method_label }}{% if payment_instructions %}\n{{ payment_instructions }}{% endif %}"
-        "{% if order.is_pickup %}\n受取店舗：{{ order.pickup_store }}（準備ができましたらお知らせします）"
+        + PAYMENT_JA
+        + "{% if order.is_pickup %}\n受取店舗：{{ order.pickup_store }}（準備ができましたらお知らせします）"
         "{% else %}\nお届け先：\n{{ order.shipping_address.text }}{% if order.estimated_delivery %}\nお届け予定：{{ order.estimated_delivery }}{% endif %}{% endif %}"
         "\n\nご注文状況：\n{{ order.tracking_page_url }}"
         "{% if upsell %}\n\nこちらもおすすめです：{% for p in upsell %}\n・{{ p.name }}（{{ p.price }}）\n  {{ p.url }}{% endfor %}{% endif %}"

@@ -42,6 +42,7 @@ def test_one_order_gives_one_confirmation_in_the_customers_language_with_its_tot
     for line in order.lines.all():
         assert f"{line.product_name}" in sent.body
         assert yen(line.amount) in sent.body
+    assert "お支払い方法：クレジットカード" in sent.body
     # Both tax bands of a Japanese receipt: 10 % on the tee, 8 % on the tea.
     assert "10%対象" in sent.body and "8%対象" in sent.body
     html = sent.alternatives[0][0]
@@ -168,7 +169,8 @@ def test_a_bank_transfer_order_hears_when_its_payment_arrives(omni):
     order = web_order(omni, [("TEE-RED-M", 1)], method="bank_transfer")
     deliver()
     confirmation = next(m for m in mail.outbox if "ご注文" in m.subject)
-    assert "振り込み" in confirmation.body or "transfer" in confirmation.body
+    assert "お支払い方法：銀行振込" in confirmation.body
+    assert f"下記の口座へ {yen(order.total)} をお振り込みください" in confirmation.body
     assert messages(kind=kinds.PAYMENT_RECEIVED) == []
     services.payment_settle(order, amount=order.total)
     deliver()
