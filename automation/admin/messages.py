@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.template.loader import render_to_string
 from django.urls import path, reverse
@@ -14,39 +14,19 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from automation.messages import defaults, kinds
-from automation.messages.context import order_context, sample_context
-from automation.messages.rendering import render, render_message, template_check
-from automation.messages.services import message_send_test, messages_send_again
+from automation.messages.rendering import render, render_message
+from automation.messages.selectors import latest_order, preview_context
+from automation.messages.services import (
+    TEMPLATE_FIELDS,
+    message_send_test,
+    messages_send_again,
+    template_save,
+    template_validate,
+)
 from automation.models import Message, MessageTemplate, NotificationSetting
 from automation.models.messages import Medium
 from commerce.admin_panels import Panel, register_panel
-from commerce.models import Channel
-from orders.models import Order
-
-TEMPLATE_FIELDS = ("subject", "body_text", "body_html")
-
-
-def preview_order(channel: Channel | None) -> Order | None:
-    """The latest order of the channel (or of any), so a preview shows real lines and totals."""
-    orders = Order.objects.exclude(number=None).order_by("-placed_at")
-    if channel is not None:
-        found = orders.filter(channel=channel).first()
-        if found is not None:
-            return found
-    return orders.first()
-
-
-def preview_context(kind: str, language: str, channel: Channel | None) -> tuple[dict, Order | None]:
-    order = preview_order(channel)
-    if order is None:
-        return sample_context(language), None
-    context = {
-        **sample_context(language),
-        **order_context(order, language=language, with_upsell=kind in kinds.WITH_UPSELL),
-    }
-    if context["fulfilments"]:
-        context["fulfilment"] = context["fulfilments"][0]
-    return context, order
+from commerce.errors import ValidationFailed
 
 
 class MessageTemplateForm(forms.ModelForm):
@@ -66,18 +46,12 @@ class MessageTemplateForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        if data.get("medium") == Medium.EMAIL and not (data.get("subject") or "").strip():
-            self.add_error("subject", _("An e-mail needs a subject."))
-        language = data.get("language") or "en"
-        sample, _order = preview_context(data.get("kind", ""), language, data.get("channel"))
-        for field in TEMPLATE_FIELDS:
-            source = data.get(field) or ""
-            try:
-                # Refused now, with the line and the reason, so it can never fail at send time.
-                template_check(source, field=field, sample=sample)
-            except ValidationError as error:
-                for message in error.message_dict.get(field, []):
-                    self.add_error(field, message)
+        try:
+            template_validate(data)
+        except ValidationFailed as error:
+            for field, field_messages in error.errors.items():
+                for message in field_messages:
+                    self.add_error(field if field in self.fields else None, message)
         return data
 
 
@@ -85,6 +59,7 @@ class MessageTemplateForm(forms.ModelForm):
 class MessageTemplateAdmin(admin.ModelAdmin):
     form = MessageTemplateForm
     list_display = ["kind", "medium", "language", "channel", "version", "updated_at", "updated_by"]
+    list_select_related = ["channel", "updated_by"]
     list_filter = ["medium", "language", "channel", "kind"]
     search_fields = ["kind", "subject", "body_text"]
     readonly_fields = ["version", "updated_at", "updated_by"]
@@ -107,10 +82,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         return initial
 
     def save_model(self, request, obj, form, change):
-        if change and any(f in form.changed_data for f in TEMPLATE_FIELDS):
-            obj.version += 1
-        obj.updated_by = request.user
-        super().save_model(request, obj, form, change)
+        template_save(obj, changed=form.changed_data if change else None, actor=request.user)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         extra_context = {
@@ -177,7 +149,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
                 kind=template.kind,
                 to=request.user.email,
                 medium=Medium.EMAIL,
-                order=preview_order(template.channel),
+                order=latest_order(template.channel),
                 language=template.language,
                 channel=template.channel,
             )
@@ -191,6 +163,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 @admin.register(NotificationSetting)
 class NotificationSettingAdmin(admin.ModelAdmin):
     list_display = ["channel", "kind", "enabled"]
+    list_select_related = ["channel"]
     list_editable = ["enabled"]
     list_filter = ["channel", "enabled"]
 

@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -73,13 +74,16 @@ class RecordingProvider:
     LINE until a real provider is configured, and what tests read."""
 
     name = "recording"
-    sent: list[Outgoing] = []
+    # The latest only: a worker that records for months must not grow without end.
+    sent: deque[Outgoing] = deque(maxlen=1000)
     _lock = threading.Lock()
+    _count = 0
 
     def send(self, outgoing: Outgoing) -> str:
         with self._lock:
             RecordingProvider.sent.append(outgoing)
-            number = len(RecordingProvider.sent)
+            RecordingProvider._count += 1
+            number = RecordingProvider._count
         logger.info("%s to %s: %s", outgoing.medium, outgoing.recipient, outgoing.text)
         return f"recorded-{number}"
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from automation.messages import defaults
+from automation.messages import defaults, kinds
+from automation.messages.context import order_context, sample_context
 from automation.models import Message, MessageTemplate, NotificationSetting
 from automation.models.messages import Medium
 from commerce.models import Channel
@@ -47,6 +49,33 @@ def wording_for(
     if medium == Medium.EMAIL:
         return Wording(built_in.subject, built_in.text, "", None, BUILT_IN)
     return Wording("", built_in.short, "", None, BUILT_IN)
+
+
+def latest_order(channel: Channel | None) -> Order | None:
+    """The latest order of the channel (or of any): previews show real lines and totals."""
+    orders = Order.objects.exclude(number=None).order_by("-placed_at")
+    if channel is not None:
+        found = orders.filter(channel=channel).first()
+        if found is not None:
+            return found
+    return orders.first()
+
+
+def preview_context(
+    kind: str, language: str, channel: Channel | None
+) -> tuple[dict[str, Any], Order | None]:
+    """What a template is checked and previewed against: the latest real order's context over
+    the sample (so keys an order lacks, such as a refund, still render), or the sample alone."""
+    order = latest_order(channel)
+    if order is None:
+        return sample_context(language), None
+    context = {
+        **sample_context(language),
+        **order_context(order, language=language, with_upsell=kind in kinds.WITH_UPSELL),
+    }
+    if context["fulfilments"]:
+        context["fulfilment"] = context["fulfilments"][0]
+    return context, order
 
 
 def notification_enabled(channel: Channel | None, kind: str) -> bool:

@@ -22,6 +22,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Prefetch, Q
 from django.db.models.functions import Coalesce
@@ -37,10 +39,11 @@ from automation.messages.context import (
     shop_context,
 )
 from automation.messages.providers import Outgoing, ProviderError, provider_for
-from automation.messages.rendering import render, render_message
-from automation.messages.selectors import address_on, wording_for
+from automation.messages.rendering import render, render_message, template_check
+from automation.messages.selectors import address_on, preview_context, wording_for
 from automation.models import Message, MessageTemplate
 from automation.models.messages import Category, Medium
+from commerce.errors import ValidationFailed
 from commerce.events import send_task_quietly
 from commerce.models import Channel, OutboxEvent
 from customers.models import Consent, Customer
@@ -51,6 +54,47 @@ logger = logging.getLogger(__name__)
 S = Message.Status
 PARCEL = Fulfilment.State
 RETRY_DELAYS = (60, 300, 1800, 7200)  # seconds; after these, the message has failed
+
+
+TEMPLATE_FIELDS = ("subject", "body_text", "body_html")
+
+
+def template_validate(fields: dict[str, Any]) -> None:
+    """Refuse a template now, with the field, the line and the reason, so that it can never
+    fail at send time: every part compiles and renders over the channel's latest order."""
+    errors: dict[str, list[str]] = {}
+    if fields.get("medium") == Medium.EMAIL and not (fields.get("subject") or "").strip():
+        errors["subject"] = [_("An e-mail needs a subject.")]
+    sample, _order = preview_context(
+        fields.get("kind", ""), fields.get("language") or "en", fields.get("channel")
+    )
+    for field in TEMPLATE_FIELDS:
+        try:
+            template_check(fields.get(field) or "", field=field, sample=sample)
+        except ValidationError as error:
+            errors.setdefault(field, []).extend(error.message_dict.get(field, []))
+    if errors:
+        raise ValidationFailed(errors)
+
+
+@transaction.atomic
+def template_save(
+    template: MessageTemplate, *, changed: list[str] | None, actor: AbstractBaseUser | None
+) -> MessageTemplate:
+    """Save a merchant's template (checked first). `changed`: the fields edited, None for a new
+    one. The version goes up when the wording changed, so each message names what it used."""
+    template_validate(
+        {
+            f: getattr(template, f)
+            for f in ("kind", "medium", "language", "channel", *TEMPLATE_FIELDS)
+        }
+    )
+    if changed is not None and any(f in changed for f in TEMPLATE_FIELDS):
+        template.version = F("version") + 1
+    template.updated_by = actor
+    template.save()
+    template.refresh_from_db(fields=["version"])
+    return template
 
 
 def message_queue(
@@ -86,6 +130,8 @@ def message_queue(
                 due_at=due_at or timezone.now(),
             )
     except IntegrityError:
+        if event is None:
+            raise  # only an event's second delivery may meet the unique constraint
         return None
     if message.due_at <= timezone.now() + timedelta(seconds=5):
         transaction.on_commit(partial(hand_off, message.pk))

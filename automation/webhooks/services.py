@@ -158,9 +158,8 @@ def endpoint_ping(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
 # --- Deliveries ------------------------------------------------------------------------------
 
 
-def delivery_create(*, endpoint: WebhookEndpoint, event: OutboxEvent) -> WebhookDelivery:
-    now = timezone.now()
-    return WebhookDelivery.objects.create(
+def _new_delivery(endpoint: WebhookEndpoint, event: OutboxEvent, now: datetime) -> WebhookDelivery:
+    return WebhookDelivery(
         endpoint=endpoint,
         event=event,
         event_type=event.type,
@@ -168,6 +167,12 @@ def delivery_create(*, endpoint: WebhookEndpoint, event: OutboxEvent) -> Webhook
         retry_until=now + backoff.retry_window(),
         created_at=now,
     )
+
+
+def delivery_create(*, endpoint: WebhookEndpoint, event: OutboxEvent) -> WebhookDelivery:
+    delivery = _new_delivery(endpoint, event, timezone.now())
+    delivery.save()
+    return delivery
 
 
 def deliveries_for_event(event: OutboxEvent) -> list[int]:
@@ -179,18 +184,7 @@ def deliveries_for_event(event: OutboxEvent) -> list[int]:
         return []
     now = timezone.now()
     WebhookDelivery.objects.bulk_create(
-        [
-            WebhookDelivery(
-                endpoint=endpoint,
-                event=event,
-                event_type=event.type,
-                next_attempt_at=now,
-                retry_until=now + backoff.retry_window(),
-                created_at=now,
-            )
-            for endpoint in endpoints
-        ],
-        ignore_conflicts=True,
+        [_new_delivery(endpoint, event, now) for endpoint in endpoints], ignore_conflicts=True
     )
     # ignore_conflicts gives back no ids; the rows of this dispatch are those created now.
     return list(

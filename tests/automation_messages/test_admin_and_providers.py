@@ -255,3 +255,20 @@ def test_a_failed_message_is_sent_again_from_the_admin(db, superuser_client):
     assert (message.status, message.attempts, message.reason) == (Message.Status.QUEUED, 0, "")
     assert messages_send_due() == 1
     assert [m.to for m in mail.outbox] == [["other@example.com"], ["ops@example.com"]]
+
+
+def test_the_save_service_refuses_a_broken_template_from_any_door(db):
+    from automation.messages.services import template_save
+    from commerce.errors import ValidationFailed
+
+    template = MessageTemplate(kind="shipped", medium="sms", language="en", body_text=BROKEN)
+    with pytest.raises(ValidationFailed) as refused:
+        template_save(template, changed=None, actor=None)
+    assert "Line 4" in refused.value.errors["body_text"][0]
+    assert not MessageTemplate.objects.exists()
+    template.body_text = "Shipped: {{ fulfilment.tracking_url }}"
+    saved = template_save(template, changed=None, actor=None)
+    assert (saved.pk is not None, saved.version) == (True, 1)
+    saved.body_text = "On its way: {{ fulfilment.tracking_url }}"
+    assert template_save(saved, changed=["body_text"], actor=None).version == 2
+    assert template_save(saved, changed=["channel"], actor=None).version == 2
