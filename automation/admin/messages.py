@@ -15,7 +15,12 @@ from django.utils.translation import gettext_lazy
 
 from automation.messages import defaults, kinds
 from automation.messages.rendering import render, render_message
-from automation.messages.selectors import latest_order, preview_context
+from automation.messages.selectors import (
+    latest_order,
+    messages_of_customer,
+    messages_of_order,
+    preview_context,
+)
 from automation.messages.services import (
     TEMPLATE_FIELDS,
     message_send_test,
@@ -248,9 +253,7 @@ register_panel(
     "order",
     Panel(
         title=gettext_lazy("Messages to the customer"),
-        render=lambda request, order: _message_rows(
-            Message.objects.filter(order=order).order_by("-created_at", "-id")
-        ),
+        render=lambda request, order: _message_rows(messages_of_order(order.pk)),
         permission="automation.view_message",
     ),
 )
@@ -258,11 +261,7 @@ register_panel(
     "customer_360",
     Panel(
         title=gettext_lazy("Messages"),
-        render=lambda request, customer: _message_rows(
-            Message.objects.filter(customer=customer)
-            .select_related("order")
-            .order_by("-created_at", "-id")
-        ),
+        render=lambda request, customer: _message_rows(messages_of_customer(customer.pk)),
         permission="automation.view_message",
     ),
 )

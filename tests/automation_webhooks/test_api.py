@@ -137,3 +137,23 @@ def test_only_staff_with_the_permissions(api_client, receiver: Receiver):
     assert api_client.post(f"{ENDPOINTS}{endpoint.pk}/rotate-secret/").status_code == 403
     assert api_client.delete(f"{ENDPOINTS}{endpoint.pk}/").status_code == 403
     assert api_client.get(f"{ENDPOINTS}abc/").status_code == 404
+
+
+def test_the_delivery_list_costs_the_same_queries_for_3_or_12_deliveries(
+    staff_api, receiver: Receiver
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    endpoints = [endpoint_make(receiver, name=f"ERP {n}")[0] for n in range(3)]
+    for endpoint in endpoints:
+        delivery_make(endpoint)
+    with CaptureQueriesContext(connection) as few:
+        assert staff_api.get("/api/v1/staff/webhook-deliveries/").status_code == 200
+    for endpoint in endpoints * 3:
+        delivery_make(endpoint)
+    with CaptureQueriesContext(connection) as many:
+        answer = staff_api.get("/api/v1/staff/webhook-deliveries/")
+    assert answer.status_code == 200
+    assert len(answer.json()["results"]) == 12
+    assert len(many) == len(few)
