@@ -89,8 +89,10 @@ class TaxRateAdmin(admin.ModelAdmin):
 class DiscountCodeInline(admin.TabularInline):
     model = DiscountCode
     extra = 0
-    fields = ["code", "single_use", "batch", "times_used"]
-    readonly_fields = ["times_used"]
+    fields = ["code", "single_use", "customer", "expires_at", "batch", "issued_by", "times_used"]
+    readonly_fields = ["issued_by", "times_used"]
+    # A raw id, not a select of every customer: one query per page, not one list per row.
+    raw_id_fields = ["customer"]
 
 
 @admin.register(Discount)

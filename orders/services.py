@@ -50,6 +50,7 @@ from orders.placement.checkout import (
 )
 from orders.placement.editing import order_edit
 from orders.placement.notifications import notification_handle
+from orders.pricing.discounts import discount_code_issue
 from orders.pricing.quotes import cart_quote
 
 __all__ = [
@@ -69,6 +70,7 @@ __all__ = [
     "cart_release",
     "cart_update",
     "checkout_complete",
+    "discount_code_issue",
     "fulfilment_collect",
     "fulfilment_deliver",
     "fulfilment_get",

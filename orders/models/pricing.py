@@ -137,6 +137,10 @@ class Discount(models.Model):
 
 
 class DiscountCode(models.Model):
+    """What a buyer types to get a `Discount`. A code may be personal (`customer`: only that
+    customer's carts can use it) and may expire on its own (`expires_at`), before its discount
+    does: automation issues such codes one at a time (`discount_code_issue`)."""
+
     discount = models.ForeignKey(
         Discount, on_delete=models.CASCADE, related_name="codes", verbose_name=_("discount")
     )
@@ -144,6 +148,28 @@ class DiscountCode(models.Model):
     single_use = models.BooleanField(_("single use"), default=False)
     batch = models.CharField(_("batch"), max_length=50, blank=True)
     times_used = models.PositiveIntegerField(_("times used"), default=0)
+    # PROTECT, like a redemption's customer: CASCADE would delete the code and its redemption
+    # history with the customer, and SET_NULL would turn a personal code into one anyone may
+    # use. Customers are erased (the row stays) and merged (`code_check` follows the merge),
+    # not deleted.
+    customer = models.ForeignKey(
+        "customers.Customer",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("only for customer"),
+        help_text=_("Empty: anyone may use the code."),
+    )
+    expires_at = models.DateTimeField(
+        _("expires at"), null=True, blank=True, help_text=_("Empty: as long as the discount runs.")
+    )
+    issued_by = models.CharField(
+        _("issued by"),
+        max_length=100,
+        blank=True,
+        help_text=_("What issued the code, e.g. an automation run."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

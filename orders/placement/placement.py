@@ -3,6 +3,7 @@ transaction."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -34,22 +35,38 @@ from orders.models import (
     PaymentMethod,
 )
 from orders.payments.services import payments_refresh
-from orders.pricing.discounts import DiscountNotApplicable
+from orders.pricing.discounts import DiscountNotApplicable, code_check
 
 
 def _d(value: Any) -> Decimal:
     return Decimal(str(value))
 
 
-def _redeem(order: Order, draft: OrderDraft, customer: Customer | None) -> None:
+def _redeem(
+    order: Order, draft: OrderDraft, customer: Customer | None, *, priced_at: datetime
+) -> None:
     """Count the order's discounts against their limits, the rows locked so two last uses of a
-    code cannot both pass."""
+    code cannot both pass.
+
+    A code is checked again here (`code_check`): whose it is, by the draft's customer and
+    e-mail (the cart's, as the quote saw them), and its expiry at `priced_at`, when the buyer
+    was shown and charged the discounted total: a code that runs out while the card is being
+    charged still holds for that payment."""
     for applied in draft.discounts:
         discount = Discount.objects.select_for_update().get(pk=applied["discount_id"])
         code = None
         if applied.get("code"):
-            code = DiscountCode.objects.select_for_update().get(
-                discount=discount, code=applied["code"]
+            code = (
+                DiscountCode.objects.select_for_update(of=("self",))
+                .select_related("customer")
+                .get(discount=discount, code=applied["code"])
+            )
+            code_check(
+                code,
+                customer_id=draft.customer_id,
+                email=draft.email,
+                now=priced_at,
+                time_zone=order.channel.time_zone,
             )
             if code.single_use and code.times_used > 0:
                 raise DiscountNotApplicable("used_up", _("This code has already been used."))
@@ -149,7 +166,7 @@ def order_place(payment: Payment, *, cart: Cart | None = None) -> Order:
     if cart.shipping_method_id and cart.shipping_method_id == draft.shipping_method_id:
         order.shipping_method = cart.shipping_method  # read with the cart: routing needs it
     order_route(order, replaces_reference=cart.reference, held_route=cart.hold_route)
-    _redeem(order, draft, customer)
+    _redeem(order, draft, customer, priced_at=payment.created_at)
     payment.order = order
     payment.save(update_fields=["order", "updated_at"])
     Cart.objects.filter(pk=cart.pk).update(

@@ -240,6 +240,7 @@ def cart_quote(cart: Cart, *, now: datetime | None = None) -> CartQuote:
                 shipping=result.shipping_price - result.shipping_discount,
                 code=code,
                 customer_id=customer_id,
+                email=cart.email,
                 now=now,
             )
         except offers.DiscountNotApplicable as exc:
