@@ -11,10 +11,12 @@ from catalog.models import ProductVariant
 from commerce.admin_helpers import run_each
 from commerce.errors import DomainError
 from inventory import services
+from inventory.errors import InvalidStockOperation
 from inventory.models import (
     PurchaseOrder,
     PurchaseOrderLine,
     Reservation,
+    SeasonalThreshold,
     Stock,
     StockLocation,
     StockMovement,
@@ -24,7 +26,7 @@ from inventory.models import (
     Transfer,
     TransferLine,
 )
-from inventory.selectors import stock_with_availability
+from inventory.selectors import merchant_today, stock_with_availability
 
 
 def _with_availability(queryset):
@@ -241,6 +243,66 @@ class StockPolicyAdmin(admin.ModelAdmin):
     list_display = ["variant", "low_stock_threshold"]
     search_fields = ["variant__sku"]
     autocomplete_fields = ["variant"]
+
+
+SEASONAL_FIELDS = ["name", "starts_on", "ends_on", "variant", "category", "location", "threshold"]
+
+
+class SeasonalThresholdForm(forms.ModelForm):
+    """The rule's checks are the service's (`seasonal_threshold_validate`), shown field by
+    field; a field that failed its own check (a malformed date) keeps that message alone."""
+
+    class Meta:
+        model = SeasonalThreshold
+        fields = SEASONAL_FIELDS
+
+    def clean(self):
+        data = super().clean()
+        try:
+            services.seasonal_threshold_validate(
+                name=data.get("name") or "",
+                starts_on=data.get("starts_on"),
+                ends_on=data.get("ends_on"),
+                threshold=data.get("threshold"),
+                variant=data.get("variant"),
+                category=data.get("category"),
+            )
+        except InvalidStockOperation as error:
+            for field, problems in error.errors.items():
+                if field not in self.errors:
+                    self.add_error(field, problems)
+        return self.cleaned_data
+
+
+@admin.register(SeasonalThreshold)
+class SeasonalThresholdAdmin(admin.ModelAdmin):
+    form = SeasonalThresholdForm
+    fields = SEASONAL_FIELDS
+    list_display = [
+        "name",
+        "starts_on",
+        "ends_on",
+        "variant",
+        "category",
+        "location",
+        "threshold",
+        "active_today",
+    ]
+    list_filter = ["location"]
+    search_fields = ["name", "variant__sku", "category__name"]
+    list_select_related = ["variant", "category", "location"]
+    autocomplete_fields = ["variant", "category"]
+    date_hierarchy = "starts_on"
+    show_full_result_count = False
+
+    @admin.display(description=_("active today"), boolean=True)
+    def active_today(self, obj):
+        return obj.starts_on <= merchant_today() <= obj.ends_on
+
+    def save_model(self, request, obj, form, change):
+        services.seasonal_threshold_save(
+            seasonal_threshold=obj, **{name: form.cleaned_data[name] for name in SEASONAL_FIELDS}
+        )
 
 
 class StockInline(admin.TabularInline):

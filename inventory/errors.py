@@ -32,3 +32,10 @@ class NotEnoughOnHand(Conflict):
 
     code = "not_enough_on_hand"
     title = _("Not enough on hand to ship")
+
+
+class NoSupplier(Conflict):
+    """The variant has no active supplier to order it from; `extra` names the SKU."""
+
+    code = "no_supplier"
+    title = _("No supplier for this variant")

@@ -9,7 +9,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from catalog.models import ProductVariant
+from catalog.models import Category, ProductVariant
 from commerce.models import Channel, validate_time_zone
 
 
@@ -83,6 +83,67 @@ class StockPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.variant_id}: {self.low_stock_threshold}"
+
+
+class SeasonalThreshold(models.Model):
+    """A low-stock threshold for a period (peak season, a sale): from `starts_on` to `ends_on`,
+    both days included, read in the merchant's time zone (settings.TIME_ZONE). It names either
+    one variant or one category (which covers its subcategories too), and either one location
+    or every location. Write it through `seasonal_threshold_save`; the rules deciding which one
+    applies are in `inventory.selectors.thresholds_for`."""
+
+    name = models.CharField(_("name"), max_length=100)
+    starts_on = models.DateField(_("starts on"))
+    ends_on = models.DateField(_("ends on"), help_text=_("The last day the threshold applies."))
+    variant = models.ForeignKey(
+        ProductVariant,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("variant"),
+    )
+    category = models.ForeignKey(
+        Category,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("category"),
+        help_text=_("Its subcategories are included."),
+    )
+    location = models.ForeignKey(
+        StockLocation,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("location"),
+        help_text=_("Empty: every location."),
+    )
+    threshold = models.PositiveIntegerField(_("low-stock threshold"))
+
+    class Meta:
+        verbose_name = _("seasonal low-stock threshold")
+        verbose_name_plural = _("seasonal low-stock thresholds")
+        ordering = ["-starts_on", "name"]
+        indexes = [models.Index(fields=["ends_on", "starts_on"], name="seasonal_threshold_dates")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(variant__isnull=False, category__isnull=True)
+                | Q(variant__isnull=True, category__isnull=False),
+                name="seasonal_threshold_one_target",
+                violation_error_message=_("Choose either a variant or a category."),
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_on__gte=F("starts_on")),
+                name="seasonal_threshold_dates_in_order",
+                violation_error_message=_("The end date cannot be before the start date."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.starts_on} - {self.ends_on}): {self.threshold}"
 
 
 class Stock(models.Model):

@@ -1,22 +1,32 @@
 """Reads of stock: availability per channel and per location (in bulk, in a fixed number of
-queries), stock across locations, and the ledger's reconciliation."""
+queries), stock across locations, low-stock thresholds, and the ledger's reconciliation."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from catalog.models import BundleComponent
+from catalog.models import BundleComponent, ProductVariant
 from catalog.selectors import bundle_components
 from commerce.models import Channel
-from inventory.models import Reservation, Stock, StockLocation, StockMovement
-from inventory.services.ledger import active_holds, available
+from inventory.models import (
+    Reservation,
+    SeasonalThreshold,
+    Stock,
+    StockLocation,
+    StockMovement,
+    StockPolicy,
+)
+from inventory.services.ledger import DEFAULT_LOW_STOCK_THRESHOLD, active_holds, available
 
 
 def _online_locations(channel: Channel | int) -> QuerySet[StockLocation]:
@@ -277,3 +287,187 @@ def stock_reconcile() -> list[Drift]:
 def location_by_code(code: str) -> StockLocation | None:
     """The location with this code (spaces around it ignored), or None."""
     return StockLocation.objects.filter(code=(code or "").strip()).first()
+
+
+# --- Low-stock thresholds -----------------------------------------------------------------------
+
+
+def merchant_today(now: datetime | None = None) -> date:
+    """The merchant's calendar date at `now` (default: now), in settings.TIME_ZONE: a seasonal
+    threshold from 1 to 24 December starts at midnight in Tokyo, not at midnight UTC. Read
+    from the setting rather than the active time zone, which a request may have changed."""
+    return timezone.localtime(now or timezone.now(), ZoneInfo(settings.TIME_ZONE)).date()
+
+
+def _category_ancestors(variant_ids: set[int]) -> dict[int, list[int]]:
+    """Each variant's category and the categories above it, nearest first (from the tree path
+    "/3/17/", one query). A variant whose product has no category has none."""
+    paths = ProductVariant.objects.filter(pk__in=variant_ids).values_list(
+        "pk", "product__category__path"
+    )
+    return {
+        variant_id: [int(part) for part in reversed(path.strip("/").split("/")) if part]
+        for variant_id, path in paths
+        if path
+    }
+
+
+def seasonal_thresholds_for(
+    *, variant_ids: Iterable[int], location_ids: Iterable[int], on: date
+) -> dict[tuple[int, int], int]:
+    """The seasonal threshold active on `on` for each (variant, location) pair of the two lists
+    that has one (pairs without one are left out).
+
+    Candidates are the rules whose dates include `on` (both ends included) that name the
+    variant, or its product's category or any category above it, at that location or at every
+    location. The most specific wins: a variant rule beats a category rule, a nearer category
+    beats one further up the tree; then a rule for the location beats one for every location;
+    then, between overlapping rules alike in all that, the highest threshold (warn early).
+
+    One query when no category rule is active on `on` (the usual case outside a season), two
+    otherwise, whatever the number of pairs."""
+    location_ids = set(location_ids)
+    pairs = {(v, loc) for v in set(variant_ids) for loc in location_ids}
+    return _thresholds(pairs, on, with_policies=False)[0]
+
+
+def _thresholds(
+    pairs: set[tuple[int, int]], on: date, *, with_policies: bool
+) -> tuple[dict[tuple[int, int], int], dict[int, int]]:
+    """(seasonal threshold by pair, StockPolicy threshold by variant) for `pairs`.
+
+    The rules and the policies come in one UNION query: the ledger asks this on every stock
+    change (each checkout), where one more statement per call would show. The variants'
+    category paths are read in a second query only when some category rule is active."""
+    if not pairs:
+        return {}, {}
+    variant_ids = {variant_id for variant_id, _ in pairs}
+    location_ids = {location_id for _, location_id in pairs}
+    nothing = Value(None, output_field=IntegerField())
+    # Active category rules are few (a merchant writes them by hand), so all of them are read.
+    rows = (
+        SeasonalThreshold.objects.filter(starts_on__lte=on, ends_on__gte=on)
+        .filter(Q(variant_id__in=variant_ids) | Q(category__isnull=False))
+        .filter(Q(location__isnull=True) | Q(location_id__in=location_ids))
+        .order_by()
+        .annotate(
+            rule=Value(True),
+            rule_variant=F("variant_id"),
+            rule_category=F("category_id"),
+            rule_location=F("location_id"),
+            rule_threshold=F("threshold"),
+        )
+        .values_list("rule", "rule_variant", "rule_category", "rule_location", "rule_threshold")
+    )
+    if with_policies:
+        policies = (
+            StockPolicy.objects.filter(variant_id__in=variant_ids)
+            .order_by()
+            .annotate(
+                rule=Value(False),
+                rule_variant=F("variant_id"),
+                rule_category=nothing,
+                rule_location=nothing,
+                rule_threshold=F("low_stock_threshold"),
+            )
+            .values_list("rule", "rule_variant", "rule_category", "rule_location", "rule_threshold")
+        )
+        rows = rows.union(policies, all=True)
+    by_variant: dict[int, list[tuple[int | None, int]]] = defaultdict(list)
+    by_category: dict[int, list[tuple[int | None, int]]] = defaultdict(list)
+    policy_of: dict[int, int] = {}
+    for is_rule, variant_id, category_id, location_id, threshold in rows:
+        if not is_rule:
+            policy_of[variant_id] = threshold
+        elif variant_id is not None:
+            by_variant[variant_id].append((location_id, threshold))
+        else:
+            by_category[category_id].append((location_id, threshold))
+    if not by_variant and not by_category:
+        return {}, policy_of
+    ancestors = _category_ancestors(variant_ids) if by_category else {}
+
+    seasonal = {}
+    for variant_id, location_id in pairs:
+        # The most specific target first: the variant, then its category, then upwards. The
+        # first of them with a rule covering the location decides.
+        targets = [by_variant.get(variant_id, [])]
+        targets += [by_category.get(c, []) for c in ancestors.get(variant_id, [])]
+        for rules_of_target in targets:
+            here = [t for loc, t in rules_of_target if loc == location_id]
+            everywhere = [t for loc, t in rules_of_target if loc is None]
+            if here or everywhere:
+                seasonal[(variant_id, location_id)] = max(here or everywhere)
+                break
+    return seasonal, policy_of
+
+
+def _resolve_thresholds(
+    overrides: dict[tuple[int, int], int | None], *, on: date | None
+) -> dict[tuple[int, int], int]:
+    """Apply the precedence of `stock_thresholds` to (variant, location) pairs, each with its
+    stock row's own threshold or None."""
+    result = {pair: value for pair, value in overrides.items() if value is not None}
+    rest = {pair for pair, value in overrides.items() if value is None}
+    if not rest:
+        return result
+    seasonal, policy_of = _thresholds(rest, on or merchant_today(), with_policies=True)
+    for pair in rest:
+        threshold = seasonal.get(pair)
+        if threshold is None:
+            threshold = policy_of.get(pair[0], DEFAULT_LOW_STOCK_THRESHOLD)
+        result[pair] = threshold
+    return result
+
+
+def stock_thresholds(stocks: Iterable[Stock], *, on: date | None = None) -> dict[int, int]:
+    """The low-stock threshold each stock row uses on `on` (default: the merchant's today), by
+    stock id, in this order of precedence:
+
+    1. the row's own `low_stock_threshold`, when set (a deliberate override for that shelf);
+    2. the seasonal threshold active on `on` (`seasonal_thresholds_for`);
+    3. the variant's `StockPolicy`;
+    4. DEFAULT_LOW_STOCK_THRESHOLD.
+
+    Takes the rows' overrides from the instances given (the ledger passes the rows it holds
+    locked), then runs one query for any number of rows (two while a category rule is active),
+    none when every row has an override of its own."""
+    stocks = list(stocks)
+    resolved = _resolve_thresholds(
+        {(s.variant_id, s.location_id): s.low_stock_threshold for s in stocks}, on=on
+    )
+    return {s.pk: resolved[(s.variant_id, s.location_id)] for s in stocks}
+
+
+def thresholds_for(
+    *, variant_ids: Iterable[int], location_ids: Iterable[int], on: date | None = None
+) -> dict[tuple[int, int], int]:
+    """The low-stock threshold of every (variant, location) pair of the two lists on `on`
+    (default: the merchant's today), with the precedence of `stock_thresholds`; a pair with no
+    stock row yet gets what its row would get. For automation rules and screens asking "what
+    counts as low here?". Two queries (three while a category rule is active), whatever the
+    number of pairs."""
+    variant_ids, location_ids = set(variant_ids), set(location_ids)
+    if not variant_ids or not location_ids:
+        return {}
+    overrides: dict[tuple[int, int], int | None] = {
+        (v, loc): None for v in variant_ids for loc in location_ids
+    }
+    overrides.update(
+        {
+            (v, loc): value
+            for v, loc, value in Stock.objects.filter(
+                variant_id__in=variant_ids,
+                location_id__in=location_ids,
+                low_stock_threshold__isnull=False,
+            ).values_list("variant_id", "location_id", "low_stock_threshold")
+        }
+    )
+    return _resolve_thresholds(overrides, on=on)
+
+
+def threshold_for(*, variant_id: int, location_id: int, on: date | None = None) -> int:
+    """`thresholds_for` for one variant at one location."""
+    return thresholds_for(variant_ids=[variant_id], location_ids=[location_id], on=on)[
+        (variant_id, location_id)
+    ]

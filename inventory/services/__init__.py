@@ -4,6 +4,7 @@ from inventory.services.ledger import stock_transaction
 from inventory.services.purchasing import (
     purchase_order_cancel,
     purchase_order_create,
+    purchase_order_draft_for,
     purchase_order_receive,
     purchase_order_send,
 )
@@ -26,6 +27,7 @@ from inventory.services.reservations import (
     stock_ship,
 )
 from inventory.services.stock import StockLevel, location_get, stock_adjust, stock_set_levels
+from inventory.services.thresholds import seasonal_threshold_save, seasonal_threshold_validate
 from inventory.services.transfers import (
     transfer_cancel,
     transfer_create,
@@ -43,11 +45,14 @@ __all__ = [
     "locations_for_channel",
     "purchase_order_cancel",
     "purchase_order_create",
+    "purchase_order_draft_for",
     "purchase_order_receive",
     "purchase_order_send",
     "replenishment_create_purchase_orders",
     "replenishment_suggestions",
     "reservation_expire_holds",
+    "seasonal_threshold_save",
+    "seasonal_threshold_validate",
     "shortage_error",
     "stock_adjust",
     "stock_hold_convert",

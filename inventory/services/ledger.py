@@ -20,7 +20,7 @@ from catalog.models import ProductVariant
 from commerce import events
 from inventory import events as inventory_events
 from inventory.errors import StockBusy
-from inventory.models import Reservation, Stock, StockMovement, StockPolicy
+from inventory.models import Reservation, Stock, StockMovement
 
 logger = logging.getLogger(__name__)
 
@@ -215,22 +215,24 @@ def refresh_signals(
     """Publish stock.low / stock.out / stock.restocked for rows whose level crossed a threshold
     since the last signal: once per crossing, not on every change. With `publish=False` the
     levels are recorded silently (an opening balance when going live is not news). `held`
-    (stock id -> units in active holds) when the caller, holding the row locks, knows it."""
+    (stock id -> units in active holds) when the caller, holding the row locks, knows it.
+    The threshold of each row is `inventory.selectors.stock_thresholds` on the merchant's date
+    at `now`; a seasonal threshold starting or ending is applied at the row's next change."""
     stocks = list(stocks)
     if not stocks:
         return
+    # Imported here: the selectors read stock through this module, so a module-level import
+    # either way round would be circular.
+    from inventory.selectors import merchant_today, stock_thresholds
+
     if held is None:
         held = active_holds([s.pk for s in stocks], now=now)
-    defaults = dict(
-        StockPolicy.objects.filter(variant_id__in={s.variant_id for s in stocks}).values_list(
-            "variant_id", "low_stock_threshold"
-        )
-    )
+    # The row's own threshold, else the seasonal one active on the merchant's today, else the
+    # variant's policy, else the default (see stock_thresholds).
+    thresholds = stock_thresholds(stocks, on=merchant_today(now))
     changed = []
     for stock in stocks:
-        threshold = stock.low_stock_threshold
-        if threshold is None:
-            threshold = defaults.get(stock.variant_id, DEFAULT_LOW_STOCK_THRESHOLD)
+        threshold = thresholds[stock.pk]
         level = available(stock, held.get(stock.pk, 0))
         signal = (
             Stock.Signal.OUT

@@ -12,13 +12,14 @@ from decimal import Decimal, InvalidOperation
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog.models import ProductVariant
 from commerce import events
 from inventory import events as inventory_events
-from inventory.errors import InvalidStockOperation, InvalidTransition
+from inventory.errors import InvalidStockOperation, InvalidTransition, NoSupplier
 from inventory.models import (
     PurchaseOrder,
     PurchaseOrderLine,
@@ -43,6 +44,10 @@ TRANSITIONS: dict[str, set[str]] = {
     "receive": {State.SENT, State.PARTIALLY_RECEIVED},
     "cancel": {State.DRAFT, State.SENT},
 }
+
+# Orders whose lines may still bring goods in: a variant with an open line on one of these is
+# already being ordered (`purchase_order_draft_for`).
+OPEN_FOR_DRAFTING = (State.DRAFT, State.SENT, State.PARTIALLY_RECEIVED)
 
 PurchaseLine = tuple[int, int, Decimal | str | int | None]
 
@@ -318,3 +323,159 @@ def purchase_order_cancel(*, purchase_order: PurchaseOrder) -> PurchaseOrder:
     purchase_order.state = State.CANCELLED
     purchase_order.save(update_fields=["state"])
     return purchase_order
+
+
+def _receiving_location() -> StockLocation:
+    """Where a purchase order drafted without a location is delivered: the first active
+    warehouse by routing priority (then code), else the first active store; never a drop-ship
+    location, whose stock the supplier holds."""
+    location = (
+        StockLocation.objects.filter(is_active=True)
+        .exclude(kind=StockLocation.Kind.DROPSHIP)
+        .order_by(
+            Case(
+                When(kind=StockLocation.Kind.WAREHOUSE, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            ),
+            "routing_priority",
+            "code",
+        )
+        .first()
+    )
+    if location is None:
+        raise InvalidStockOperation(
+            {"location": [_("There is no active warehouse or store to deliver the order to.")]}
+        )
+    return location
+
+
+@transaction.atomic
+def purchase_order_draft_for(
+    *, variant: ProductVariant, quantity: int | None = None, reference: str = ""
+) -> tuple[PurchaseOrder, bool]:
+    """Make sure `variant` is on a purchase order to its supplier, once: safe to call again
+    (an automation rule reacting to every stock.low of the variant, a retried task).
+
+    The supplier is the one replenishment orders from (`preferred_supplier_items`: the active
+    preferred supplier, the cheapest when several are, then by code; else the cheapest active
+    one); without one, `NoSupplier` (409). Then, in this order:
+
+    1. an open order to that supplier (draft, sent or partially received) already has a line
+       for the variant with units still to come: that order is returned with False, and
+       nothing changes (not even the line's quantity);
+    2. else the line is added to the supplier's oldest draft, preferring one delivered to the
+       receiving location; returned with True;
+    3. else a new draft to the supplier is created (`purchase_order_create`, with its checks),
+       delivered to the receiving location (the first active warehouse by routing priority,
+       else the first store), `reference` as its note; returned with True.
+
+    `quantity` defaults to what replenishment suggests for the variant, summed over the
+    locations that need it (`replenishment_suggestions`), and to the supplier's minimum order
+    quantity when none does; it is a whole multiple of that minimum either way. A given
+    quantity below 1 or below the minimum is refused under `quantity`, writing nothing. The
+    line's cost is the supplier's.
+
+    Locks the supplier row, then the draft it adds to. Publishes nothing and sends nothing to
+    the supplier: the draft waits for `purchase_order_send`. Returns the order (a fresh
+    instance) and whether this call added the line."""
+    # Imported here: replenishment drafts its orders through this module.
+    from inventory.services.replenishment import (
+        preferred_supplier_items,
+        replenishment_suggestions,
+    )
+
+    item = preferred_supplier_items([variant.pk]).get(variant.pk)
+    if item is None:
+        raise NoSupplier(
+            _(
+                "No active supplier sells SKU %(sku)s, so no purchase order can be drafted for "
+                "it. Add it to a supplier's items first."
+            )
+            % {"sku": variant.sku},
+            sku=variant.sku,
+        )
+    minimum = max(item.minimum_order_quantity, 1)
+    if quantity is not None and (
+        isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < minimum
+    ):
+        raise InvalidStockOperation(
+            {
+                "quantity": [
+                    _(
+                        "Supplier %(supplier)s sells SKU %(sku)s in at least %(minimum)s "
+                        "units; %(quantity)s were asked for."
+                    )
+                    % {
+                        "supplier": item.supplier.code,
+                        "sku": variant.sku,
+                        "minimum": minimum,
+                        "quantity": quantity,
+                    }
+                ]
+            }
+        )
+
+    # Why the supplier row: "is the variant already on an open order?" is read before the
+    # line is written, and no unique constraint can refuse the second of two concurrent
+    # writers (a line is unique per order, not per supplier and variant across orders). Two
+    # concurrent calls would both read "no" and draft twice. Locking the supplier row makes
+    # every call for that supplier wait for the one before it to commit and then read its
+    # line; it also makes calls for two different variants share one new draft instead of
+    # creating one each. Other writers lock purchase orders but never a supplier, and this
+    # takes the supplier before any order, so the lock order cannot deadlock. NO KEY: the
+    # lock conflicts with itself, not with the key-share lock another transaction's insert of
+    # a purchase order (its foreign key) takes on the supplier.
+    supplier = Supplier.objects.select_for_update(no_key=True).get(pk=item.supplier_id)
+
+    existing = (
+        PurchaseOrderLine.objects.filter(
+            purchase_order__supplier=supplier,
+            purchase_order__state__in=OPEN_FOR_DRAFTING,
+            variant=variant,
+            quantity__gt=F("received_quantity"),
+        )
+        .select_related("purchase_order")
+        .order_by("purchase_order_id")
+        .first()
+    )
+    if existing is not None:
+        return existing.purchase_order, False
+
+    if quantity is None:
+        suggested = sum(
+            suggestion.quantity
+            for suggestion in replenishment_suggestions(variant_ids=[variant.pk])
+            if suggestion.supplier == supplier.code
+        )
+        quantity = -(-max(suggested, minimum) // minimum) * minimum
+
+    location = _receiving_location()
+    # The draft row is locked too: `purchase_order_send` locks it to send it, so a line is
+    # never added to an order that has just been sent without it. A draft sent meanwhile
+    # drops out of the state filter here, and a new draft is made instead.
+    draft = (
+        PurchaseOrder.objects.select_for_update(of=("self",))
+        .filter(supplier=supplier, state=State.DRAFT)
+        .order_by(
+            Case(
+                When(location=location, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            ),
+            "pk",
+        )
+        .first()
+    )
+    if draft is not None:
+        PurchaseOrderLine.objects.create(
+            purchase_order=draft, variant=variant, quantity=quantity, unit_cost=item.cost
+        )
+        return draft, True
+    purchase_order = purchase_order_create(
+        supplier=supplier,
+        location=location,
+        lines=[(variant.pk, quantity, None)],
+        note=reference[:250],
+    )
+    return purchase_order, True

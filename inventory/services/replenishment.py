@@ -80,8 +80,9 @@ def _ceil_div(numerator: int, denominator: int) -> int:
     return -(-numerator // denominator)
 
 
-def _preferred_items(variant_ids: Iterable[int]) -> dict[int, SupplierItem]:
-    """The supplier item to reorder each variant from (one query)."""
+def preferred_supplier_items(variant_ids: Iterable[int]) -> dict[int, SupplierItem]:
+    """The supplier item to reorder each variant from, by the rule in the module docstring
+    (one query). A variant with no active supplier is missing from the result."""
     chosen: dict[int, SupplierItem] = {}
     items = (
         SupplierItem.objects.filter(variant_id__in=list(variant_ids), supplier__is_active=True)
@@ -105,11 +106,12 @@ def replenishment_suggestions(
     location: StockLocation | None = None,
     window_days: int | None = None,
     now: datetime | None = None,
+    variant_ids: Iterable[int] | None = None,
 ) -> list[Suggestion]:
     """What to reorder, at `location` or at every active location that holds stock (drop-ship
     locations excluded: their supplier holds the stock), judged on the demand of the
-    `window_days` (default INVENTORY_DEMAND_WINDOW_DAYS) up to `now`. The rules are in the
-    module docstring. Sorted by location code, then SKU.
+    `window_days` (default INVENTORY_DEMAND_WINDOW_DAYS) up to `now`; only for `variant_ids`
+    when given. The rules are in the module docstring. Sorted by location code, then SKU.
 
     A read: locks nothing, writes nothing, publishes nothing. Five queries whatever the number
     of variants."""
@@ -120,6 +122,9 @@ def replenishment_suggestions(
     now = now or timezone.now()
     since = now - timedelta(days=window_days)
     locations = _locations(location, "location")
+    if variant_ids is not None:
+        variant_ids = list(variant_ids)
+        locations &= Q(variant_id__in=variant_ids)
 
     stocks = list(
         Stock.objects.filter(locations)
@@ -160,6 +165,7 @@ def replenishment_suggestions(
     open_lines = (
         PurchaseOrderLine.objects.filter(
             _locations(location, "purchase_order__location"),
+            Q(variant_id__in=variant_ids) if variant_ids is not None else Q(),
             purchase_order__state__in=OPEN_STATES,
         )
         .values_list("variant_id", "purchase_order__location_id")
@@ -167,7 +173,7 @@ def replenishment_suggestions(
         .values_list("variant_id", "purchase_order__location_id", "units")
     )
     on_order = {(variant_id, location_id): units for variant_id, location_id, units in open_lines}
-    items = _preferred_items({stock.variant_id for stock in stocks})
+    items = preferred_supplier_items({stock.variant_id for stock in stocks})
 
     suggestions = []
     for stock in stocks:
