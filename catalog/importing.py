@@ -33,6 +33,7 @@ from catalog.models import (
     Attribute,
     AttributeAssignment,
     Category,
+    PriceChange,
     Product,
     ProductAttributeValue,
     ProductChannelListing,
@@ -120,6 +121,11 @@ class ImportReport:
     pending_slugs: set[str] = field(default_factory=set, repr=False)
     # Rows with bytes that are not text in the encoding the file was read with.
     undecodable_rows: int = 0
+    # Prices that moved, each logged as a PriceChange of source "import".
+    price_changes: int = 0
+    # What the price log says about the import: the file's name, and who ran it.
+    price_reference: str = field(default="", repr=False)
+    changed_by: Any = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -541,7 +547,7 @@ def _write_chunk(chunk: list[_Row], report: ImportReport) -> None:
     report.variants_updated += len(changed_variants)
 
     _write_attributes(chunk, products, variants)
-    _write_listings(chunk, products, variants)
+    _write_listings(chunk, products, variants, report)
     product_ids = {p.pk for p in products.values()}
     product_refresh_search_document(product_ids=product_ids)
     product_refresh_price_from(product_ids=product_ids)
@@ -578,7 +584,10 @@ def _write_attributes(
 
 
 def _write_listings(
-    chunk: list[_Row], products: dict[str, Product], variants: dict[str, ProductVariant]
+    chunk: list[_Row],
+    products: dict[str, Product],
+    variants: dict[str, ProductVariant],
+    report: ImportReport,
 ) -> None:
     # Without its compare_at_price column, a price leaves the stored "was" price as it is.
     prices: dict[bool, dict[tuple[int, int], VariantChannelListing]] = {True: {}, False: {}}
@@ -593,6 +602,7 @@ def _write_listings(
             product_channels.setdefault((product.pk, channel.pk), None)
         for channel, flag in row.published.items():
             product_channels[(product.pk, channel.pk)] = flag
+    _log_price_changes([*prices[True].values(), *prices[False].values()], report)
     for with_compare_at, listings in prices.items():
         VariantChannelListing.objects.bulk_create(
             listings.values(),
@@ -621,6 +631,36 @@ def _write_listings(
     )
 
 
+def _log_price_changes(listings: list[VariantChannelListing], report: ImportReport) -> None:
+    """A PriceChange row (source "import") for each listing whose price the import moves: read
+    before the listings are written, in the same transaction."""
+    if not listings:
+        return
+    stored = {
+        (variant_id, channel_id): price
+        for variant_id, channel_id, price in VariantChannelListing.objects.filter(
+            variant_id__in={listing.variant.pk for listing in listings},
+            channel_id__in={listing.channel.pk for listing in listings},
+        ).values_list("variant_id", "channel_id", "price")
+    }
+    changes = [
+        PriceChange(
+            variant=listing.variant,
+            channel=listing.channel,
+            previous=stored.get((listing.variant.pk, listing.channel.pk)),
+            price=listing.price,
+            currency=listing.channel.currency,
+            source=PriceChange.Source.IMPORT,
+            reference=report.price_reference,
+            changed_by=report.changed_by,
+        )
+        for listing in listings
+        if stored.get((listing.variant.pk, listing.channel.pk)) != listing.price
+    ]
+    PriceChange.objects.bulk_create(changes, batch_size=1000)
+    report.price_changes += len(changes)
+
+
 def catalog_import(
     *,
     open_stream,
@@ -628,13 +668,15 @@ def catalog_import(
     skip_bad_rows: bool = False,
     source: str = "",
     chunk_size: int | None = None,
+    changed_by=None,
 ) -> ImportReport:
     """Import a catalogue CSV. `open_stream()` opens the file afresh (it is read twice).
 
     Only the columns the file has are changed (see the module docstring). All or nothing: with
     any bad row nothing is written, unless `skip_bad_rows`, which writes the good rows and
     reports the others. `dry_run` runs every check and writes nothing. Publishes one
-    catalog.imported event.
+    catalog.imported event. Each price it moves is logged as a PriceChange of source "import",
+    with the file's name as reference and `changed_by` (the staff member, or None).
     """
     chunk_size = chunk_size or settings.CATALOG_IMPORT_CHUNK_SIZE
     lookups = _Lookups()
@@ -647,7 +689,13 @@ def catalog_import(
     if dry_run or header_is_bad or (report.errors and not skip_bad_rows):
         return report
 
-    written = ImportReport(dry_run=False)  # counts from the writing pass; errors from the first
+    written = ImportReport(  # counts from the writing pass; errors from the first
+        dry_run=False,
+        price_reference=os.path.basename(source)[
+            : PriceChange._meta.get_field("reference").max_length
+        ],
+        changed_by=changed_by if getattr(changed_by, "is_authenticated", False) else None,
+    )
     with transaction.atomic(), open_stream() as stream:
         for chunk in _chunks(_parsed_rows(stream, lookups, written), chunk_size):
             good = _validate_against_database(chunk, written, lookups)
@@ -671,7 +719,13 @@ def catalog_import(
                 "variants_updated": written.variants_updated,
             },
         )
-    for name in ("products_created", "products_updated", "variants_created", "variants_updated"):
+    for name in (
+        "products_created",
+        "products_updated",
+        "variants_created",
+        "variants_updated",
+        "price_changes",
+    ):
         setattr(report, name, getattr(written, name))
     report.written = True
     return report

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from commerce.models import Channel
@@ -353,3 +355,97 @@ class VariantChannelListing(models.Model):
 
     def __str__(self) -> str:
         return f"{self.variant.sku} @ {self.channel_id}: {self.price}"
+
+
+class CompetitorPrice(models.Model):
+    """One observation of a competitor's price for a variant in a channel's market.
+
+    Append-only: every observation stays, so the history of a competitor's price is the rows of
+    one (variant, channel, competitor), newest `observed_at` first. The currency is the channel's
+    at the time of the observation.
+    """
+
+    variant = models.ForeignKey(
+        ProductVariant,
+        on_delete=models.CASCADE,
+        related_name="competitor_prices",
+        verbose_name=_("variant"),
+    )
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="+", verbose_name=_("channel")
+    )
+    competitor = models.CharField(
+        _("competitor"), max_length=50, help_text=_("A code such as amazon-jp.")
+    )
+    price = models.DecimalField(_("price"), max_digits=14, decimal_places=3)
+    currency = models.CharField(_("currency"), max_length=3)
+    observed_at = models.DateTimeField(_("observed at"))
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("competitor price")
+        verbose_name_plural = _("competitor prices")
+        ordering = ["-observed_at", "-id"]
+        indexes = [
+            # The latest observation of each competitor: one index range per variant and channel.
+            models.Index(
+                fields=["variant", "channel", "competitor", "-observed_at"],
+                name="competitor_price_latest",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gt=0), name="competitor_price_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.competitor}: {self.variant_id} @ {self.channel_id} {self.price}"
+
+
+class PriceChange(models.Model):
+    """The price log: one row each time a variant's price in a channel moves, saying who or
+    what moved it. Written by `catalog.services.variant_price_set` and the catalogue import."""
+
+    class Source(models.TextChoices):
+        STAFF = "staff", _("Staff")
+        IMPORT = "import", _("Import")
+        AUTOMATION = "automation", _("Automation")
+        API = "api", _("API")
+
+    variant = models.ForeignKey(
+        ProductVariant,
+        on_delete=models.CASCADE,
+        related_name="price_changes",
+        verbose_name=_("variant"),
+    )
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="+", verbose_name=_("channel")
+    )
+    previous = models.DecimalField(
+        _("previous price"), max_digits=18, decimal_places=3, null=True, blank=True
+    )
+    price = models.DecimalField(_("price"), max_digits=18, decimal_places=3)
+    currency = models.CharField(_("currency"), max_length=3)
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices)
+    reference = models.CharField(
+        _("reference"), max_length=100, blank=True, help_text=_("E.g. rule run 17, a file name.")
+    )
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now, db_index=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("changed by"),
+    )
+
+    class Meta:
+        verbose_name = _("price change")
+        verbose_name_plural = _("price changes")
+        ordering = ["-changed_at", "-id"]
+        indexes = [
+            models.Index(fields=["variant", "channel", "-changed_at"], name="price_change_history"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.variant_id} @ {self.channel_id}: {self.previous} -> {self.price}"

@@ -20,7 +20,10 @@ from django.db.models import (
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
+    Window,
 )
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -29,12 +32,14 @@ from catalog.models import (
     AttributeChoice,
     BundleComponent,
     Category,
+    CompetitorPrice,
     Product,
     ProductAttributeValue,
     ProductChannelListing,
     ProductImage,
     ProductVariant,
     VariantAttributeValue,
+    VariantChannelListing,
 )
 from commerce.errors import NotFound, ValidationFailed
 from commerce.models import Channel
@@ -343,3 +348,62 @@ def _attribute_facets(products: QuerySet[Product]) -> list[dict]:
 def variant_by_sku(sku: str) -> ProductVariant | None:
     """The variant with this SKU, with its product, or None."""
     return ProductVariant.objects.select_related("product").filter(sku=(sku or "").strip()).first()
+
+
+# --- Competitor prices ----------------------------------------------------------------------
+
+
+def competitor_price_latest_only(queryset: QuerySet[CompetitorPrice]) -> QuerySet[CompetitorPrice]:
+    """Of the observations in `queryset`, the latest of each (variant, channel, competitor): the
+    greatest `observed_at`, and of two at the same instant the one recorded last. Filter the
+    queryset before (on variants, channels, competitors), not after: the window ranks what is
+    left of it."""
+    return queryset.annotate(
+        latest_rank=Window(
+            RowNumber(),
+            partition_by=[F("variant_id"), F("channel_id"), F("competitor")],
+            order_by=[F("observed_at").desc(), F("id").desc()],
+        )
+    ).filter(latest_rank=1)
+
+
+def competitor_price_latest(*, variant_id: int, channel_id: int) -> dict[str, CompetitorPrice]:
+    """Each competitor's latest observation of a variant in a channel, by competitor code (what
+    a repricing rule compares its price with). Empty when no competitor was observed."""
+    rows = competitor_price_latest_only(
+        CompetitorPrice.objects.filter(variant_id=variant_id, channel_id=channel_id)
+    ).order_by("competitor")
+    return {row.competitor: row for row in rows}
+
+
+def competitor_price_latest_list(
+    *, channel: Channel | None = None, sku: str | None = None, competitor: str | None = None
+) -> QuerySet[CompetitorPrice]:
+    """The latest observation of every (variant, channel, competitor), optionally of one
+    channel, SKU or competitor (see `competitor_price_latest_of`)."""
+    queryset = CompetitorPrice.objects.all()
+    if channel is not None:
+        queryset = queryset.filter(channel=channel)
+    if sku:
+        queryset = queryset.filter(variant__sku=sku.strip())
+    if competitor:
+        queryset = queryset.filter(competitor=competitor.strip().lower())
+    return competitor_price_latest_of(queryset)
+
+
+def competitor_price_latest_of(queryset: QuerySet[CompetitorPrice]) -> QuerySet[CompetitorPrice]:
+    """The latest of each (variant, channel, competitor) among `queryset`'s observations, with
+    the variant, the channel and `our_price` (the variant's price in the channel, None where it
+    is not sold), ordered by SKU, channel and competitor: one query for any number of rows."""
+    return (
+        competitor_price_latest_only(queryset)
+        .annotate(
+            our_price=Subquery(
+                VariantChannelListing.objects.filter(
+                    variant_id=OuterRef("variant_id"), channel_id=OuterRef("channel_id")
+                ).values("price")[:1]
+            )
+        )
+        .select_related("variant", "channel")
+        .order_by("variant__sku", "channel__code", "competitor", "id")
+    )

@@ -3,6 +3,7 @@ from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
 from catalog import availability
+from catalog.models import CompetitorPrice
 from catalog.selectors import (
     category_descendant_ids,
     category_get,
@@ -87,3 +88,18 @@ class StorefrontProductFilter(django_filters.FilterSet):
             ),
         }[sort]
         return queryset.order_by(*order)
+
+
+class CompetitorPriceFilter(django_filters.FilterSet):
+    sku = django_filters.CharFilter(field_name="variant__sku", label=_("Variant SKU"))
+    channel = django_filters.CharFilter(field_name="channel__code", label=_("Channel code"))
+    competitor = django_filters.CharFilter(
+        method="filter_competitor", label=_("Competitor code, e.g. amazon-jp")
+    )
+
+    class Meta:
+        model = CompetitorPrice
+        fields = ["sku", "channel", "competitor"]
+
+    def filter_competitor(self, queryset, name, value):
+        return queryset.filter(competitor=value.strip().lower()) if value else queryset

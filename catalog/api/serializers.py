@@ -4,9 +4,17 @@ validate staff input."""
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from catalog.models import Category, Product, ProductType, ProductVariant, TaxClass
+from catalog.models import (
+    Category,
+    CompetitorPrice,
+    Product,
+    ProductType,
+    ProductVariant,
+    TaxClass,
+)
 from commerce.api.serializers import MAX_INT32, money_json
 from commerce.models import Channel
 
@@ -204,6 +212,13 @@ class VariantPriceInputSerializer(serializers.Serializer):
     # Strings keep the exact decimal; the service checks precision against the channel currency.
     price = serializers.CharField()
     compare_at_price = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    reference = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="What the price log records as the reason, e.g. an ERP batch number.",
+    )
 
 
 class ProductListingInputSerializer(serializers.Serializer):
@@ -283,3 +298,84 @@ class StaffProductOutputSerializer(serializers.ModelSerializer):
 
     def get_attributes(self, obj) -> dict:
         return {a.attribute.code: a.display for a in obj.attribute_values.all()}
+
+
+# --- Competitor prices ------------------------------------------------------------------------
+
+# Observations per request; a larger feed goes in several requests (or the CSV command).
+COMPETITOR_BATCH_MAX = 1000
+
+
+class CompetitorObservationInputSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=ProductVariant._meta.get_field("sku").max_length)
+    competitor = serializers.CharField(
+        max_length=CompetitorPrice._meta.get_field("competitor").max_length,
+        help_text="The competitor's code, e.g. amazon-jp (stored in lower case).",
+    )
+    # A string keeps the exact decimal; the service checks it against the channel's currency.
+    price = serializers.CharField(
+        max_length=40, help_text="In the channel's currency and its minor units, e.g. 2980."
+    )
+    observed_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="When the price was seen (not in the future); now when left out.",
+    )
+
+
+class CompetitorPriceBatchInputSerializer(serializers.Serializer):
+    channel = ChannelField(help_text="Code of the channel whose market the prices are for.")
+    observations = CompetitorObservationInputSerializer(
+        many=True,
+        allow_empty=False,
+        max_length=COMPETITOR_BATCH_MAX,
+        help_text=f"1 to {COMPETITOR_BATCH_MAX} observations.",
+    )
+
+
+class CompetitorPriceOutputSerializer(serializers.ModelSerializer):
+    sku = serializers.CharField(source="variant.sku")
+    variant_id = serializers.IntegerField()
+    channel = serializers.CharField(source="channel.code")
+    price = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CompetitorPrice
+        fields = [
+            "id",
+            "sku",
+            "variant_id",
+            "channel",
+            "competitor",
+            "price",
+            "observed_at",
+            "created_at",
+        ]
+
+    @extend_schema_field(MoneyOutputSerializer)
+    def get_price(self, obj) -> dict:
+        return money_json(obj.price, obj.currency)
+
+
+class CompetitorPriceLatestOutputSerializer(CompetitorPriceOutputSerializer):
+    our_price = serializers.SerializerMethodField(
+        help_text="The variant's own price in the channel; null where it is not sold there."
+    )
+
+    class Meta(CompetitorPriceOutputSerializer.Meta):
+        fields = [*CompetitorPriceOutputSerializer.Meta.fields, "our_price"]
+
+    @extend_schema_field(MoneyOutputSerializer(allow_null=True))
+    def get_our_price(self, obj) -> dict | None:
+        return money_json(obj.our_price, obj.channel.currency)
+
+
+class CompetitorPriceBatchOutputSerializer(serializers.Serializer):
+    recorded = serializers.IntegerField(help_text="New observations stored.")
+    duplicates = serializers.IntegerField(
+        help_text="Observations already stored (same SKU, competitor, observed_at and price)."
+    )
+    changes = serializers.IntegerField(help_text="price.competitor_changed events published.")
+    observations = CompetitorPriceOutputSerializer(
+        many=True, help_text="One per observation sent, in the order sent."
+    )

@@ -2,6 +2,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from catalog.api.views import (
+    StaffCompetitorPriceViewSet,
     StaffProductViewSet,
     StaffVariantViewSet,
     StorefrontCategoryTreeView,
@@ -12,6 +13,9 @@ from catalog.api.views import (
 router = SimpleRouter()
 router.register("staff/products", StaffProductViewSet, basename="staff-product")
 router.register("staff/variants", StaffVariantViewSet, basename="staff-variant")
+router.register(
+    "staff/competitor-prices", StaffCompetitorPriceViewSet, basename="staff-competitor-price"
+)
 
 urlpatterns = [
     path(

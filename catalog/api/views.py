@@ -11,10 +11,13 @@ from rest_framework.response import Response
 
 from catalog import services, storefront_cache
 from catalog.api import storefront
-from catalog.api.filters import StorefrontProductFilter
+from catalog.api.filters import CompetitorPriceFilter, StorefrontProductFilter
 from catalog.api.pagination import KnownCountPaginator, StorefrontProductPagination
 from catalog.api.serializers import (
     CategoryTreeOutputSerializer,
+    CompetitorPriceBatchInputSerializer,
+    CompetitorPriceBatchOutputSerializer,
+    CompetitorPriceLatestOutputSerializer,
     ProductInputSerializer,
     ProductListingInputSerializer,
     StaffProductOutputSerializer,
@@ -25,8 +28,11 @@ from catalog.api.serializers import (
     VariantPriceInputSerializer,
     VariantUpdateInputSerializer,
 )
+from catalog.errors import CompetitorPricesInvalid
 from catalog.models import (
     Category,
+    CompetitorPrice,
+    PriceChange,
     Product,
     ProductAttributeValue,
     ProductChannelListing,
@@ -36,12 +42,13 @@ from catalog.models import (
 )
 from catalog.selectors import (
     category_tree,
+    competitor_price_latest_of,
     listing_next_change,
     product_get_for_channel,
     product_list_for_channel,
 )
 from commerce.api.permissions import StaffChangePermissions
-from commerce.errors import NotFound
+from commerce.errors import NotFound, ValidationFailed
 from commerce.selectors import channel_get_active
 
 CHANNEL_PARAMETER = OpenApiParameter(
@@ -289,12 +296,77 @@ class StaffVariantViewSet(
     @extend_schema(request=VariantPriceInputSerializer, responses=StaffVariantOutputSerializer)
     @action(detail=True, methods=["post"], permission_classes=[StaffChangePermissions])
     def prices(self, request, pk=None):
-        """Set the variant's price in a channel (the channel's currency and its minor units)."""
+        """Set the variant's price in a channel (the channel's currency and its minor units).
+        A price that moves is logged (source `api`, the caller, the optional `reference`)."""
         variant = self.get_object()
         data = VariantPriceInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.variant_price_set(variant=variant, **data.validated_data)
+        services.variant_price_set(
+            variant=variant,
+            **data.validated_data,
+            source=PriceChange.Source.API,
+            changed_by=request.user,
+        )
         return Response(self._output(variant.pk))
 
     def _output(self, pk: int) -> dict:
         return StaffVariantOutputSerializer(_staff_variant_queryset().get(pk=pk)).data
+
+
+@extend_schema(tags=["staff: catalogue"])
+class StaffCompetitorPriceViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Competitor prices: the feed a repricing rule compares with. Reading needs the view
+    permission on competitor prices, recording the add permission."""
+
+    serializer_class = CompetitorPriceLatestOutputSerializer
+    queryset = CompetitorPrice.objects.all()
+    filterset_class = CompetitorPriceFilter
+
+    def filter_queryset(self, queryset):
+        # Filters pick the observations first; then the latest of each is taken, so that
+        # `competitor=x` is x's latest price, not the rows where x happens to be the latest.
+        return competitor_price_latest_of(super().filter_queryset(queryset))
+
+    @extend_schema(
+        summary="The latest observation of each competitor, per variant and channel",
+        responses=CompetitorPriceLatestOutputSerializer(many=True),
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Record a batch of competitor prices in one channel (all or nothing)",
+        request=CompetitorPriceBatchInputSerializer,
+        responses={201: CompetitorPriceBatchOutputSerializer},
+    )
+    def create(self, request):
+        """Each observation is kept as history; price.competitor_changed is published for each
+        competitor whose price moved. With any bad observation nothing is recorded, and the
+        problem's `errors.observations` maps the 0-based index of each bad observation to its
+        fields' messages (an unknown SKU, a price the currency does not allow, a date in the
+        future), as for any error in the shape of the input. An observation already stored
+        (same SKU, competitor, observed_at and price) is not stored again, so a retried
+        request records nothing twice."""
+        data = CompetitorPriceBatchInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        observations = data.validated_data["observations"]
+        try:
+            result = services.competitor_prices_import(
+                rows=observations, channel=data.validated_data["channel"]
+            )
+        except CompetitorPricesInvalid as error:
+            # Shaped as DRF shapes a nested list's errors: by the 0-based index of each bad row.
+            errors: dict[int, dict[str, list[str]]] = {}
+            for row_error in error.row_errors:
+                row = errors.setdefault(row_error.line - 1, {})
+                row.setdefault(row_error.field, []).append(row_error.message)
+            raise ValidationFailed({"observations": errors}, detail=error.detail) from None
+        body = {
+            "recorded": result.recorded,
+            "duplicates": result.duplicates,
+            "changes": result.changes,
+            "observations": result.observations,
+        }
+        return Response(
+            CompetitorPriceBatchOutputSerializer(body).data, status=status.HTTP_201_CREATED
+        )

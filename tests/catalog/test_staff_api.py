@@ -345,6 +345,8 @@ def test_staff_variant_price_set_in_jpy_publishes_variant_price_changed(
         "currency": "JPY",
         "price": "1980",
         "previous": None,
+        "source": "api",
+        "reference": "",
     }
 
 
