@@ -25,6 +25,8 @@ from catalog.models import (
     AttributeChoice,
     BundleComponent,
     Category,
+    CompetitorPrice,
+    PriceChange,
     Product,
     ProductAttributeValue,
     ProductChannelListing,
@@ -35,8 +37,10 @@ from catalog.models import (
     VariantAttributeValue,
     VariantChannelListing,
 )
+from commerce.admin_panels import panels_for
 from commerce.csvsafe import csv_writer
 from commerce.models import Channel
+from commerce.money import quantize
 
 
 def _start_formset_log(formset) -> None:
@@ -190,7 +194,17 @@ class ProductAdmin(admin.ModelAdmin):
     actions = ["publish", "unpublish", "export_selected"]
     action_form = ChannelActionForm
     change_list_template = "admin/catalog/product/change_list.html"
+    change_form_template = "admin/catalog/product/change_form.html"
     show_full_result_count = False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Apps above the catalogue (automation's run log) add their panels to this page.
+        product = self.get_object(request, object_id) if object_id else None
+        extra_context = {
+            **(extra_context or {}),
+            "extra_panels": panels_for("product", request, product) if product else [],
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_queryset(self, request):
         # distinct: a search by SKU joins the variants a second time and would multiply the count
@@ -314,6 +328,7 @@ class ProductAdmin(admin.ModelAdmin):
                     dry_run=form.cleaned_data["dry_run"],
                     skip_bad_rows=form.cleaned_data["skip_bad_rows"],
                     source=upload.name,
+                    changed_by=request.user,
                 )
             except UnicodeDecodeError:
                 form.add_error("encoding", _("The file is not in this encoding."))
@@ -435,6 +450,8 @@ class ProductVariantAdmin(admin.ModelAdmin):
                 channel=data["channel"],
                 price=data["price"],
                 compare_at_price=data.get("compare_at_price"),
+                source=PriceChange.Source.STAFF,
+                changed_by=request.user,
             )
             _log_formset_save(formset, price_form, price)
 
@@ -446,3 +463,67 @@ class AttributeChoiceAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return False  # reached through autocomplete and the attribute page
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    """History: rows are written by the services only, and never edited or removed here."""
+
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CompetitorPrice)
+class CompetitorPriceAdmin(_ReadOnlyAdmin):
+    list_display = ["observed_at", "sku", "channel", "competitor", "amount", "created_at"]
+    list_filter = ["competitor", "channel"]
+    search_fields = ["variant__sku"]
+    list_select_related = ["variant", "channel"]
+    date_hierarchy = "observed_at"
+
+    @admin.display(description=_("SKU"), ordering="variant__sku")
+    def sku(self, obj):
+        return obj.variant.sku
+
+    @admin.display(description=_("price"), ordering="price")
+    def amount(self, obj):
+        return f"{quantize(obj.price, obj.currency)} {obj.currency}"
+
+
+@admin.register(PriceChange)
+class PriceChangeAdmin(_ReadOnlyAdmin):
+    list_display = [
+        "changed_at",
+        "sku",
+        "channel",
+        "previous_amount",
+        "amount",
+        "source",
+        "reference",
+        "changed_by",
+    ]
+    list_filter = ["source", "channel"]
+    search_fields = ["variant__sku", "reference"]
+    list_select_related = ["variant", "channel", "changed_by"]
+    date_hierarchy = "changed_at"
+
+    @admin.display(description=_("SKU"), ordering="variant__sku")
+    def sku(self, obj):
+        return obj.variant.sku
+
+    @admin.display(description=_("previous price"), ordering="previous")
+    def previous_amount(self, obj):
+        if obj.previous is None:
+            return "-"
+        return f"{quantize(obj.previous, obj.currency)} {obj.currency}"
+
+    @admin.display(description=_("price"), ordering="price")
+    def amount(self, obj):
+        return f"{quantize(obj.price, obj.currency)} {obj.currency}"

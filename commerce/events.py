@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -60,6 +62,20 @@ def consumers_for(event_type: str) -> list[Consumer]:
     return list(_consumers.get(event_type, ()))
 
 
+# (run id, depth) of the automation rule run whose action is executing, if any.
+_causation: ContextVar[tuple[int, int] | None] = ContextVar("causation", default=None)
+
+
+@contextmanager
+def caused_by(*, run_id: int, depth: int) -> Iterator[None]:
+    """Events published inside carry the run that caused them and its causation depth."""
+    token = _causation.set((run_id, depth))
+    try:
+        yield
+    finally:
+        _causation.reset(token)
+
+
 def publish(
     *, type: str, subject_type: str, subject_id: Any, payload: dict[str, Any] | None = None
 ) -> OutboxEvent:
@@ -69,11 +85,14 @@ def publish(
     existed.
     """
     now = timezone.now()
+    run_id, depth = _causation.get() or (None, 0)
     event = OutboxEvent.objects.create(
         type=type,
         subject_type=subject_type,
         subject_id=str(subject_id),
         payload=payload or {},
+        caused_by_run=run_id,
+        causation_depth=depth,
         occurred_at=now,
         next_attempt_at=now + timedelta(seconds=settings.OUTBOX_RELAY_GRACE_SECONDS),
     )

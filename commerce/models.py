@@ -85,6 +85,10 @@ class OutboxEvent(models.Model):
     last_error = models.TextField(_("last error"), blank=True)
     # Set after OUTBOX_MAX_ATTEMPTS failures: the relay leaves it until staff retry it.
     dead_lettered_at = models.DateTimeField(_("dead-lettered at"), null=True, blank=True)
+    # Set when an automation rule's action caused the event: the rule engine refuses to run
+    # rules past a causation depth, so two rules can never ping-pong forever.
+    caused_by_run = models.BigIntegerField(_("caused by rule run"), null=True, blank=True)
+    causation_depth = models.PositiveSmallIntegerField(_("causation depth"), default=0)
 
     class Meta:
         verbose_name = _("event")

@@ -342,6 +342,10 @@ SPECTACULAR_SETTINGS = {
         "ChannelKindEnum": "commerce.models.Channel.Kind",
         "StockLocationKindEnum": "inventory.models.StockLocation.Kind",
         "ReservationKindEnum": "inventory.models.Reservation.Kind",
+        "RuleStatusEnum": "automation.models.rules.Rule.Status",
+        "RuleRunStatusEnum": "automation.models.rules.RuleRun.Status",
+        "ApprovalStatusEnum": "automation.models.rules.Approval.Status",
+        "WebhookDeliveryStatusEnum": "automation.models.webhooks.WebhookDelivery.Status",
     },
     # The webhook bodies' JSON Schemas as components (automation/webhooks/schema.py).
     "POSTPROCESSING_HOOKS": [
@@ -397,6 +401,16 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_DB_REUSE_MAX = 10_000
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# --- Automation rules (automation/rules; docs/automation.md) ----------------------------------
+
+# A cart with contact details idle this long, with no order, is abandoned (cart.abandoned).
+AUTOMATION_CART_IDLE_MINUTES = env.int("AUTOMATION_CART_IDLE_MINUTES", default=60)
+# Loop guard: a run caused (through events) by this many runs before it is refused; and a rule
+# runs at most this many times for one subject in ten minutes.
+AUTOMATION_MAX_CAUSATION_DEPTH = env.int("AUTOMATION_MAX_CAUSATION_DEPTH", default=3)
+AUTOMATION_MAX_RUNS_PER_SUBJECT_10MIN = 3
+AUTOMATION_KEEP_SUCCEEDED_DAYS = env.int("AUTOMATION_KEEP_SUCCEEDED_DAYS", default=90)
+AUTOMATION_KEEP_FAILED_DAYS = env.int("AUTOMATION_KEEP_FAILED_DAYS", default=180)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -436,6 +450,17 @@ CELERY_BEAT_SCHEDULE = {
     "prune-webhook-attempts": {
         "task": "automation.prune_webhook_attempts",
         "schedule": crontab(minute=50, hour=3),
+    },
+    # Automation rules: waiting runs that are due, computed triggers, schedules, retention.
+    "automation-run-due": {"task": "automation.run_due", "schedule": 10.0},
+    "automation-sweep-abandoned-carts": {
+        "task": "automation.sweep_abandoned_carts",
+        "schedule": 60.0,
+    },
+    "automation-time-rules": {"task": "automation.time_rules", "schedule": 60.0},
+    "automation-prune-runs": {
+        "task": "automation.prune_runs",
+        "schedule": crontab(minute=55, hour=3),
     },
     # Beat's and a worker's sign of life for /health/ready/ (commerce/health.py).
     "record-heartbeat": {"task": "commerce.record_heartbeat", "schedule": 30.0},

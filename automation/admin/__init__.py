@@ -1,1 +1,1 @@
-from automation.admin import messages, webhooks  # noqa: F401  (registers the model admins)
+from automation.admin import messages, rules, webhooks  # noqa: F401  (registers the model admins)

@@ -236,6 +236,83 @@ JA: dict[str, Wording] = {
     ),
 }
 
+EN.update(
+    {
+        k.ABANDONED_CART: Wording(
+            "You left something in your cart at {{ shop.name }}",
+            "Dear {{ customer.name|default:'customer' }},\n\nYour cart is waiting for you:\n"
+            "{% for line in cart.lines %}- {{ line.name }} × {{ line.quantity }}\n{% endfor %}"
+            "\nCome back to finish your order: {{ shop.url }}" + SIGNATURE_EN,
+            "{{ shop.name }}: your cart is waiting for you. {{ shop.url }}",
+        ),
+        k.ABANDONED_CART_OFFER: Wording(
+            "A little something to finish your order at {{ shop.name }}",
+            "Dear {{ customer.name|default:'customer' }},\n\nYour cart is still here:\n"
+            "{% for line in cart.lines %}- {{ line.name }} × {{ line.quantity }}\n{% endfor %}"
+            "\nUse the code {{ code.code }} before {{ code.expires_at }} (once, for you only)."
+            "\n{{ shop.url }}" + SIGNATURE_EN,
+            "{{ shop.name }}: code {{ code.code }} for your cart, valid 72 h. {{ shop.url }}",
+        ),
+        k.WELCOME: Wording(
+            "Welcome to {{ shop.name }} members",
+            "Dear {{ customer.name|default:'customer' }},\n\nThank you for joining. "
+            "{% if code %}Your welcome code {{ code.code }} is valid until {{ code.expires_at }}.{% endif %}"
+            "{% if recommendations %}\n\nPicked for you:{% for p in recommendations %}\n- {{ p.name }} ({{ p.price }}){% endfor %}{% endif %}"
+            + SIGNATURE_EN,
+            "{{ shop.name }}: welcome!{% if code %} Code {{ code.code }}.{% endif %}",
+        ),
+        k.BACK_IN_STOCK: Wording(
+            "{{ product.name }} is back in stock",
+            "Good news: {{ product.name }} is back at {{ shop.name }}.\n{{ shop.url }}"
+            + SIGNATURE_EN,
+            "{{ shop.name }}: {{ product.name }} is back in stock. {{ shop.url }}",
+        ),
+        k.CAMPAIGN: Wording(
+            "News from {{ shop.name }}",
+            "Dear {{ customer.name|default:'customer' }},\n\n{{ text }}" + SIGNATURE_EN,
+            "{{ shop.name }}: {{ text }}",
+        ),
+    }
+)
+JA.update(
+    {
+        k.ABANDONED_CART: Wording(
+            "【{{ shop.name }}】カートに商品が残っています",
+            "{{ customer.name|default:'お客' }} 様\n\nカートに次の商品が残っています。\n"
+            "{% for line in cart.lines %}・{{ line.name }} × {{ line.quantity }}\n{% endfor %}"
+            "\nご注文の続きはこちら：{{ shop.url }}" + SIGNATURE_JA,
+            "【{{ shop.name }}】カートに商品が残っています。{{ shop.url }}",
+        ),
+        k.ABANDONED_CART_OFFER: Wording(
+            "【{{ shop.name }}】お客様限定クーポンのご案内",
+            "{{ customer.name|default:'お客' }} 様\n\nカートの商品はまだご用意しています。\n"
+            "{% for line in cart.lines %}・{{ line.name }} × {{ line.quantity }}\n{% endfor %}"
+            "\nクーポンコード {{ code.code }}（{{ code.expires_at }} まで、お一人様1回限り）をご利用ください。"
+            "\n{{ shop.url }}" + SIGNATURE_JA,
+            "【{{ shop.name }}】クーポン {{ code.code }}（72時間有効）{{ shop.url }}",
+        ),
+        k.WELCOME: Wording(
+            "【{{ shop.name }}】会員登録ありがとうございます",
+            "{{ customer.name|default:'お客' }} 様\n\nご入会ありがとうございます。"
+            "{% if code %}ウェルカムクーポン {{ code.code }} は {{ code.expires_at }} までご利用いただけます。{% endif %}"
+            "{% if recommendations %}\n\nおすすめの商品：{% for p in recommendations %}\n・{{ p.name }}（{{ p.price }}）{% endfor %}{% endif %}"
+            + SIGNATURE_JA,
+            "【{{ shop.name }}】ご入会ありがとうございます。{% if code %}クーポン {{ code.code }}{% endif %}",
+        ),
+        k.BACK_IN_STOCK: Wording(
+            "【{{ shop.name }}】{{ product.name }} が再入荷しました",
+            "お待たせいたしました。{{ product.name }} が再入荷しました。\n{{ shop.url }}"
+            + SIGNATURE_JA,
+            "【{{ shop.name }}】{{ product.name }} が再入荷しました。{{ shop.url }}",
+        ),
+        k.CAMPAIGN: Wording(
+            "【{{ shop.name }}】お知らせ",
+            "{{ customer.name|default:'お客' }} 様\n\n{{ text }}" + SIGNATURE_JA,
+            "【{{ shop.name }}】{{ text }}",
+        ),
+    }
+)
+
 HTML_LAYOUT = """<!doctype html>
 <html lang="{{ customer.language }}"><head><meta charset="utf-8"><title>{{ subject }}</title></head>
 <body style="font-family: sans-serif; line-height: 1.6; color: #222; max-width: 40em; margin: auto">

@@ -73,6 +73,28 @@ TRANSACTIONAL: dict[str, Kind] = {
     )
 }
 
+# Built-in wording for what the ready-made automation rules send (automation/rules/library.py).
+# Back-in-stock is transactional: the shopper asked for exactly this message, once.
+ABANDONED_CART = "abandoned_cart"
+ABANDONED_CART_OFFER = "abandoned_cart_offer"
+WELCOME = "welcome"
+BACK_IN_STOCK = "back_in_stock"
+CAMPAIGN = "campaign"
+FOR_RULES: dict[str, Kind] = {
+    kind.code: kind
+    for kind in (
+        Kind(ABANDONED_CART, _("Abandoned cart reminder"), _("cart.abandoned: the items again")),
+        Kind(
+            ABANDONED_CART_OFFER,
+            _("Abandoned cart, second reminder with a code"),
+            _("a day later, with a single-use code"),
+        ),
+        Kind(WELCOME, _("Welcome to the loyalty programme"), _("loyalty.joined, with an offer")),
+        Kind(BACK_IN_STOCK, _("Back in stock"), _("to shoppers who asked to be told")),
+        Kind(CAMPAIGN, _("Campaign"), _("a scheduled message to a segment")),
+    )
+}
+
 # Account mails carry a sign-in link: the data for them is kept only until the message is sent.
 SENSITIVE = frozenset({ACCOUNT_CONFIRMATION, PASSWORD_RESET})
 ORDER_KINDS = frozenset(TRANSACTIONAL) - SENSITIVE - {TEST}

@@ -211,6 +211,26 @@ def customer_set_tags(customer: Customer, names: Iterable[str]) -> None:
     customer.tags.set(tags)
 
 
+def customer_tag_add(customer: Customer, name: str) -> bool:
+    """Add one tag; True when the customer did not have it. A set union in SQL (no read of the
+    other tags), so two concurrent tags never overwrite each other."""
+    tag, _created = Tag.objects.get_or_create(name=name.strip())
+    through = Customer.tags.through
+    had = through.objects.filter(customer_id=customer.pk, tag_id=tag.pk).exists()
+    through.objects.bulk_create(
+        [through(customer_id=customer.pk, tag_id=tag.pk)], ignore_conflicts=True
+    )
+    return not had
+
+
+def customer_tag_remove(customer: Customer, name: str) -> bool:
+    """Remove one tag; True when the customer had it."""
+    deleted, _rows = Customer.tags.through.objects.filter(
+        customer_id=customer.pk, tag__name=name.strip()
+    ).delete()
+    return deleted > 0
+
+
 def customer_resolve(customer: Customer) -> Customer:
     """The profile that now stands for `customer`: itself, or the survivor of its merges."""
     seen = {customer.pk}
