@@ -19,6 +19,7 @@ from commerce.models import Channel
 from inventory.models import StockLocation
 
 DEMO_WEBHOOK_SECRET = "whsec_ZGVtby13ZWJob29rLXNlY3JldC1ub3QtZm9yLXByb2R1Y3Rpb24="
+DEMO_ENDPOINT_NAME = "Demo 3PL (local receiver)"
 DEMO_WEBHOOK_EVENTS = ["order.paid", "fulfilment.created", "fulfilment.shipped"]
 OPENING_HOURS = {
     "store-shibuya": "10:00-21:00, every day",
@@ -61,15 +62,16 @@ def seed_messaging() -> str:
             sent += batch
             if not batch:
                 break
-    endpoint = WebhookEndpoint.objects.filter(url=settings.DEMO_WEBHOOK_URL).first()
+    endpoint = WebhookEndpoint.objects.filter(name=DEMO_ENDPOINT_NAME).first()
     if endpoint is None:
         endpoint, _secret = endpoint_create(
-            name="Demo 3PL (local receiver)",
+            name=DEMO_ENDPOINT_NAME,
             url=settings.DEMO_WEBHOOK_URL,
             event_types=DEMO_WEBHOOK_EVENTS,
         )
     # A known secret, so the demo's receiver can check signatures; a real endpoint's is random.
-    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(secret=DEMO_WEBHOOK_SECRET)
+    # The automation rules' fulfilment partner (demo/automation.py) posts to the same receiver.
+    WebhookEndpoint.objects.filter(url=settings.DEMO_WEBHOOK_URL).update(secret=DEMO_WEBHOOK_SECRET)
     counts = {s: Message.objects.filter(status=s).count() for s in Message.Status.values}
     shown = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     return f"Messages: {sent} sent for the seeded orders ({shown}); webhook endpoint {endpoint.url}"

@@ -143,6 +143,7 @@ class RuleRunSerializer(serializers.ModelSerializer):
             "order_id",
             "product_id",
             "event",
+            "conditions",
             "due_at",
             "started_at",
             "finished_at",

@@ -146,6 +146,8 @@ class RuleRun(models.Model):
     step_index = models.PositiveIntegerField(_("next step"), default=0)
     due_at = models.DateTimeField(_("due"), null=True, blank=True)
     attempts = models.PositiveIntegerField(_("failed attempts"), default=0)
+    # Each condition's left value, operator, right value and result, as evaluated at the start.
+    conditions = models.JSONField(_("conditions as evaluated"), default=list, blank=True)
     # What steps left for later steps: an issued discount code, the event that ended a wait.
     variables = models.JSONField(_("variables"), default=dict, blank=True)
     started_at = models.DateTimeField(_("started"), default=timezone.now)

@@ -78,7 +78,7 @@ def subject_of(event: OutboxEvent | None, wanted: str | None = None, **known: An
         if key and keys[key] is None:
             keys[key] = _id(event.subject_id)
     keys.update({k: v for k, v in known.items() if v is not None})
-    if keys["order_id"] and not keys["customer_id"] and event is not None:
+    if keys["order_id"] and "customer_id" not in payload and event is not None:
         keys["customer_id"] = (
             Order.objects.filter(pk=keys["order_id"]).values_list("customer_id", flat=True).first()
         )

@@ -76,10 +76,23 @@ def on_event(event: OutboxEvent) -> None:
     if not rules:
         return
     paused = globally_paused()
+    subjects: dict[str | None, Subject] = {}
+    skipped: list[RuleRun] = []
     for rule in rules:
+        wanted = rule.published_version.definition.get("subject")
+        if wanted not in subjects:
+            subjects[wanted] = subject_of(event, wanted)
         try:
             with transaction.atomic():
-                start(rule, rule.published_version, event=event, now=now, paused=paused)
+                start(
+                    rule,
+                    rule.published_version,
+                    event=event,
+                    now=now,
+                    paused=paused,
+                    subject=subjects[wanted],
+                    skipped=skipped,
+                )
         except Exception:  # one rule's bug must not stop the others: logged, and alerted
             logger.exception("Rule %s failed to start on event %s", rule.pk, event.pk)
             from automation.rules.services import alert_raise
@@ -90,6 +103,9 @@ def on_event(event: OutboxEvent) -> None:
                 key=f"rule-failed:{rule.pk}:{now:%Y%m%d%H}",
                 rule=rule,
             )
+    # The rules this event reached but did not start: one statement for all of them (a busy
+    # shop's 50 rules on order.placed are mostly skips). A redelivery's are ignored.
+    RuleRun.objects.bulk_create(skipped, ignore_conflicts=True)
 
 
 def _skip_reason(
@@ -147,9 +163,11 @@ def start(
     paused: bool = False,
     trigger_key: str | None = None,
     subject: Subject | None = None,
+    skipped: list[RuleRun] | None = None,
 ) -> RuleRun | None:
     """Evaluate one rule on one trigger and record the run; act on its immediate steps.
-    None when this trigger already has its run (a redelivery)."""
+    None when this trigger already has its run (a redelivery). A skipped run is appended to
+    `skipped` for the caller to write with the others, when given."""
     definition = version.definition
     subject = subject or subject_of(event, definition.get("subject"))
     trigger_key = trigger_key or f"event:{event.pk}"
@@ -177,34 +195,29 @@ def start(
         matched, traces = all_true(definition.get("conditions") or [], ctx)
         if not matched:
             reason = _("Condition false: %(why)s") % {"why": first_failure(traces)}
+    run.conditions = _jsonable(traces)
     if reason:
         run.status, run.reason, run.finished_at = R.SKIPPED, reason, now
     if subject.product_id is None and subject.variant_id:
         run.product_id = (ctx.root("variant") or {}).get("product_id")
-    try:
-        with transaction.atomic():
-            run.save()
-    except IntegrityError:
-        return None
-    if traces:
-        RunStep.objects.create(
-            run=run,
-            index=-1,
-            kind="conditions",
-            status=RunStep.Status.DONE if not reason else RunStep.Status.SKIPPED,
-            detail={"conditions": traces},
-            at=now,
-        )
     if reason.startswith(_("Loop guard")):
         from automation.rules.services import alert_raise
 
         alert_raise(
             title=_("Loop guard stopped rule “%(rule)s”") % {"rule": rule.name},
-            body=reason,
+            body=f"{reason} (event {event.pk if event else '-'}, {subject.type} {subject.id})",
             key=f"loop:{rule.pk}:{now:%Y%m%d%H}",
             rule=rule,
-            run=run,
         )
+    if reason and skipped is not None:
+        skipped.append(run)
+        return run
+    try:
+        with transaction.atomic():
+            run.save()
+    except IntegrityError:
+        return None
+    run.fresh = True  # no step of it can have run before: no need to look for claims
     if run.status == R.RUNNING:
         _register_exits(run, definition, subject)
         advance(run, ctx=ctx, now=now)
@@ -226,6 +239,7 @@ def _register_exits(run: RuleRun, definition: dict, subject: Subject) -> None:
     ]
     if rows:
         RunWakeup.objects.bulk_create(rows)
+        run.variables = {**(run.variables or {}), "_wakeups": True}
 
 
 def _wake(event: OutboxEvent, now: datetime) -> None:
@@ -415,7 +429,7 @@ def advance(run: RuleRun, *, ctx: EvalContext, now: datetime, after_wait: bool =
             run.status, run.due_at, run.step_index = R.WAITING, due, index + 1
             detail = {"wait": wait, "due_at": due.isoformat()}
             if "event" in wait:
-                run.variables = {**(run.variables or {}), "_wait": wait}
+                run.variables = {**(run.variables or {}), "_wait": wait, "_wakeups": True}
                 RunWakeup.objects.create(
                     run=run,
                     event_type=wait["event"],
@@ -495,7 +509,7 @@ def _act(run: RuleRun, index: int, step: dict, ctx: EvalContext, now: datetime) 
             at=now,
         )
         return "done"
-    if ActionExecution.objects.filter(key=key).exists():
+    if not getattr(run, "fresh", False) and ActionExecution.objects.filter(key=key).exists():
         return "done"  # done before a crash or by a redelivery: never twice
     if _flooding(run, now):
         return _flood_hold(run, index, action.name, now)

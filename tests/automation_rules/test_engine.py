@@ -49,7 +49,7 @@ def test_a_false_condition_is_logged_with_its_left_value_operator_and_right_valu
     assert "order.total" in run.reason and "gte" in run.reason and "999999" in run.reason
     order.refresh_from_db()
     assert not order.flagged
-    trace = RunStep.objects.get(run=run, kind="conditions").detail["conditions"][0]
+    trace = run.conditions[0]
     assert trace["op"] == "gte" and trace["result"] is False and trace["value"] == str(order.total)
 
 

@@ -89,5 +89,20 @@ def test_seed_demo_has_sent_the_seeded_orders_messages_and_points_a_webhook_at_t
     assert shipped.exists() and all("http" in m.body_text for m in shipped)
     assert not Message.objects.filter(status="failed").exists()
     assert "Messages: " in seeded and " sent for the seeded orders" in seeded
-    [endpoint] = WebhookEndpoint.objects.all()
+    [endpoint] = WebhookEndpoint.objects.filter(name="Demo 3PL (local receiver)")
     assert endpoint.url == settings.DEMO_WEBHOOK_URL and "order.paid" in endpoint.event_types
+
+
+def test_seed_demo_has_every_ready_made_rule_on_and_a_history_in_the_run_log(seeded):
+    from automation.models import Message, Rule, RuleRun
+    from automation.rules.library import LIBRARY
+
+    assert set(Rule.objects.filter(status=Rule.Status.ACTIVE).values_list("template", flat=True)) == set(LIBRARY)
+    statuses = set(RuleRun.objects.values_list("status", flat=True))
+    assert {RuleRun.Status.SUCCEEDED, RuleRun.Status.SKIPPED} <= statuses
+    # The demo customer's cart was abandoned: reminded, and the second reminder is waiting.
+    reminder = Message.objects.get(kind="abandoned_cart", recipient="hanako@example.jp")
+    assert reminder.status in (Message.Status.SENT, Message.Status.QUEUED)
+    hanako = reminder.customer_id
+    assert RuleRun.objects.get(rule__template="abandoned_cart", customer_id=hanako).status == RuleRun.Status.WAITING
+    assert "Automation: 10 rules on" in seeded

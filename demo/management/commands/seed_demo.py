@@ -3,6 +3,7 @@ import time
 from django.core.management.base import BaseCommand
 
 from demo import services
+from demo.automation import seed_automation, seed_automation_settings
 from demo.messaging import seed_messaging, seed_messaging_settings
 
 
@@ -65,6 +66,7 @@ class Command(BaseCommand):
         # order counts come from the events the seed published.
         step = time.monotonic()
         seed_messaging_settings()
+        seed_automation_settings()
         dispatched, failed = services.dispatch_pending_events(
             progress=lambda n: self.stdout.write(f"  events: {n} dispatched so far…")
         )
@@ -73,5 +75,6 @@ class Command(BaseCommand):
             + (f", {failed} failed (left to the relay)." if failed else ".")
         )
         services.refresh_customer_scores()
+        self.stdout.write(seed_automation())
         self.stdout.write(seed_messaging())
         self.stdout.write(f"Done in {time.monotonic() - started:.1f} s.")
