@@ -9,6 +9,7 @@ would stop a second message even without it.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import Q
@@ -132,15 +133,21 @@ def on_fulfilment_event(event: OutboxEvent) -> None:
         )
         _queue(event, order, kinds.PICKUP_REMINDER, fulfilment=fulfilment, due_at=remind_at)
     elif event.type == "fulfilment.delayed":
+        in_transit = bool(event.payload.get("in_transit"))
         if not order.flagged:
-            order_flag(
-                order,
-                reason=_(
-                    "%(number)s missed its promised dispatch: tell the customer when it ships."
-                )
-                % {"number": fulfilment.number},
+            reason = (
+                _("%(number)s is in transit past its estimated delivery: check with the carrier.")
+                if in_transit
+                else _("%(number)s missed its promised dispatch: tell the customer when it ships.")
             )
-        _queue(event, order, kinds.DELAY_NOTICE, fulfilment=fulfilment)
+            order_flag(order, reason=reason % {"number": fulfilment.number})
+        context = None
+        if in_transit:
+            # Our new estimate: one more day from today in the shop's zone. The carrier knows
+            # better; its next tracking report (import_tracking) updates the parcel.
+            today = timezone.localdate(timezone.now(), timezone=ZoneInfo(settings.TIME_ZONE))
+            context = {"in_transit": True, "new_estimate": str(today + timedelta(days=1))}
+        _queue(event, order, kinds.DELAY_NOTICE, fulfilment=fulfilment, context=context)
 
 
 ORDER_EVENTS = ["order.placed", "order.paid", "order.cancelled", "order.refunded"]

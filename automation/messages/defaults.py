@@ -106,7 +106,7 @@ EN: dict[str, Wording] = {
     k.DELAY_NOTICE: Wording(
         "Order {{ order.number }} is delayed",
         "Dear {{ customer.name|default:'customer' }},\n\nWe are sorry: part of your order {{ order.number }} ({{ fulfilment.number }}) is taking longer than planned. "
-        "We will write again when it ships. If you would rather cancel, just reply to this message."
+        "{% if in_transit %}It is on its way with the carrier; we now expect it by {{ new_estimate }}.{% else %}We will write again when it ships. If you would rather cancel, just reply to this message.{% endif %}"
         + SIGNATURE_EN,
         "{{ shop.name }}: sorry, order {{ order.number }} is delayed. We will tell you when it ships.",
     ),
@@ -198,8 +198,9 @@ JA: dict[str, Wording] = {
     ),
     k.DELAY_NOTICE: Wording(
         "【{{ shop.name }}】発送遅延のお詫び（注文番号 {{ order.number }}）",
-        "{{ customer.name|default:'お客' }} 様\n\nご注文 {{ order.number }}（{{ fulfilment.number }}）の発送が予定より遅れております。大変申し訳ございません。"
-        "発送いたしましたら改めてご連絡いたします。キャンセルをご希望の場合は本メールにご返信ください。"
+        "{{ customer.name|default:'お客' }} 様\n\nご注文 {{ order.number }}（{{ fulfilment.number }}）の{% if in_transit %}お届けが予定より遅れております。大変申し訳ございません。"
+        "現在配送業者にてお届け中で、{{ new_estimate }} までのお届けを見込んでおります。{% else %}発送が予定より遅れております。大変申し訳ございません。"
+        "発送いたしましたら改めてご連絡いたします。キャンセルをご希望の場合は本メールにご返信ください。{% endif %}"
         + SIGNATURE_JA,
         "【{{ shop.name }}】注文番号 {{ order.number }} の発送が遅れております。申し訳ございません。",
     ),

@@ -102,7 +102,10 @@ CATALOGUE: dict[str, EventType] = {
         ),
         _type(
             FULFILMENT_DELAYED,
-            _("A fulfilment missed its promised dispatch time."),
+            _(
+                "A fulfilment missed its promised dispatch time (late_by_hours), or a shipped "
+                "parcel is past its estimated delivery (in_transit, late_by_days)."
+            ),
             FULFILMENT,
             "late_by_hours",
         ),
@@ -440,6 +443,8 @@ FULFILMENT_SCHEMA = _object(
         "shipped_at": _TIME,
         "delivered_at": _TIME,
         "late_by_hours": {"type": "number"},
+        "in_transit": {"type": "boolean"},
+        "late_by_days": {"type": "integer"},
         "ready_at": _TIME,
         "collect_by": _TIME,
         "collected_at": _TIME,
@@ -517,6 +522,9 @@ DATA_SCHEMAS: dict[str, dict[str, Any]] = {
             "currency": _STR,
             "price": _DECIMAL,
             "previous": {**_DECIMAL, "nullable": True},
+            # Who moved it (staff, import, automation, api) and with what (a rule run, a file).
+            "source": _STR,
+            "reference": _STR,
         }
     ),
     "WebhookCatalogImportedData": _object(

@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -481,9 +482,48 @@ def tracking_record(
 
 def fulfilments_detect_delays(*, now: datetime | None = None, batch: int = 500) -> int:
     """Publish `fulfilment.delayed` for each fulfilment past its promised dispatch without
-    having left (or been made ready for pickup): once each, however often this runs and even
+    having left (or been made ready for pickup), and for each parcel still in transit after its
+    estimated delivery day (`in_transit: true`): once each, however often this runs and even
     with two runs at once (the rows are claimed with a lock that skips what another holds)."""
     now = now or timezone.now()
+    return _detect_late_dispatch(now, batch) + _detect_late_in_transit(now, batch)
+
+
+def _detect_late_in_transit(now: datetime, batch: int) -> int:
+    today = timezone.localdate(now, timezone=ZoneInfo(settings.TIME_ZONE))
+    total = 0
+    while True:
+        with transaction.atomic():
+            late = list(
+                Fulfilment.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("order__channel", "location", "carrier")
+                .filter(state=F.SHIPPED, delayed_at__isnull=True, estimated_delivery__lt=today)
+                .order_by("estimated_delivery", "pk")[:batch]
+            )
+            if not late:
+                return total
+            Fulfilment.objects.filter(pk__in=[f.pk for f in late]).update(delayed_at=now)
+            for fulfilment in late:
+                fulfilment.delayed_at = now
+                fulfilment_publish(
+                    fulfilment,
+                    FULFILMENT_DELAYED,
+                    in_transit=True,
+                    late_by_days=(today - fulfilment.estimated_delivery).days,
+                )
+                history_add(
+                    fulfilment.order,
+                    "fulfilment_delayed",
+                    _("%(number)s is still in transit after its estimated delivery (%(day)s).")
+                    % {
+                        "number": fulfilment.number,
+                        "day": fulfilment.estimated_delivery.isoformat(),
+                    },
+                )
+            total += len(late)
+
+
+def _detect_late_dispatch(now: datetime, batch: int) -> int:
     total = 0
     while True:
         with transaction.atomic():

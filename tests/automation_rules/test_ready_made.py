@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from automation.models import Message, RuleRun, StaffAlert
 from automation.rules.library import install
@@ -137,3 +138,26 @@ def test_a_campaign_reaches_each_consenting_member_once_in_pages(omni, settings)
     sent = Message.objects.filter(kind="campaign")
     assert sorted(m.recipient for m in sent) == [f"vip{n}@example.jp" for n in range(4)]
     assert all(m.category == "marketing" for m in sent)
+
+
+def test_a_parcel_in_transit_past_its_estimate_is_late_once_with_a_new_estimate(omni):
+    install("late_delivery", status="active")
+    order = web_order(omni, [("TEE-RED-M", 1)])
+    deliver()
+    (parcel,) = order.fulfilments.all()
+    services.fulfilment_ship(parcel, tracking_number="1234-5678-9012")
+    deliver()
+    parcel.refresh_from_db()
+    after = timezone.make_aware(
+        datetime.combine(parcel.estimated_delivery + timedelta(days=2), datetime.min.time())
+    )
+    assert services.fulfilments_detect_delays(now=after) == 1
+    assert services.fulfilments_detect_delays(now=after + timedelta(hours=1)) == 0
+    deliver()
+    notice = Message.objects.get(kind="delay_notice", order=order)
+    assert "配送業者" in notice.body_text or "on its way" in notice.body_text
+    order.refresh_from_db()
+    assert order.flagged and "in transit" in order.flag_reason
+    assert (
+        StaffAlert.objects.filter(order_id=order.pk, title__startswith="Late delivery").count() == 1
+    )
