@@ -346,9 +346,23 @@ def alert_staff(call: Call) -> dict[str, Any]:
     if call.ctx.subject.order_id:
         number = call.ctx.get("order.number")
         title = f"{title} ({number})" if number else title
+    body = str(call.params.get("details") or "")
+    if call.params.get("with") == "alternatives" and call.ctx.subject.variant_id:
+        from automation.rules.recommend import alternatives_for
+
+        names = [
+            f"{p['name']} ({p['price']})"
+            for p in alternatives_for(
+                variant_id=call.ctx.subject.variant_id,
+                channel_code=call.ctx.get("channel.code") or call.params.get("channel", ""),
+            )
+        ]
+        body = "\n".join(
+            [body, _("In-stock alternatives: %(names)s") % {"names": ", ".join(names) or "-"}]
+        ).strip()
     alert = alert_raise(
         title=title,
-        body=str(call.params.get("details") or ""),
+        body=body,
         key=f"action:{call.key}",
         rule=call.run.rule,
         run=call.run,
@@ -547,7 +561,7 @@ ACTIONS: dict[str, Action] = {
             "alert_staff",
             _("Create a task for staff"),
             ("title",),
-            ("details",),
+            ("details", "with", "channel"),
             alert_staff,
             _plain_preview,
         ),

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -259,6 +260,16 @@ def parse_step(line: str, field: str = "steps") -> dict[str, Any]:
                     "on_timeout": "stop" if match.group(3) else "continue",
                 }
             }
+        match = re.fullmatch(r"until\s+(\d{4}-\d{2}-\d{2})(?:\s+(\S+))?", rest)
+        if match:
+            day, clock = match.groups()
+            try:
+                date.fromisoformat(day)
+            except ValueError:
+                raise DefinitionError(field, _("“%(day)s” is not a date.") % {"day": day}) from None
+            if clock and not _CLOCK.fullmatch(clock):
+                raise DefinitionError(field, _("Write the time of day as 09:00."))
+            return {"wait": {"until_date": day, "at": clock or "00:00"}}
         match = re.fullmatch(r"until\s+(\S+)(?:\s+on\s+(\S+))?", rest)
         if match:
             clock, days = match.groups()

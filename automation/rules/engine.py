@@ -15,7 +15,7 @@ event → first action well under a second.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -340,6 +340,11 @@ def wait_due(wait: dict[str, Any], now: datetime, zone: ZoneInfo) -> datetime:
         return now + timedelta(minutes=int(wait["minutes"]))
     if "event" in wait:
         return now + timedelta(minutes=int(wait["timeout_minutes"]))
+    if "until_date" in wait:
+        hour, minute = (int(part) for part in wait["at"].split(":"))
+        day = date.fromisoformat(wait["until_date"])
+        moment = datetime.combine(day, time(hour, minute), tzinfo=zone).astimezone(ZoneInfo("UTC"))
+        return max(moment, now)  # a date already past: no wait
     hour, minute = (int(part) for part in wait["until_local"].split(":"))
     weekdays = wait.get("weekdays") or list(WEEKDAYS)
     local_now = now.astimezone(zone)

@@ -66,12 +66,15 @@ LIBRARY: dict[str, ReadyMade] = {
             "sold_out",
             _("Sold out: hide, alternatives, purchase order"),
             _(
-                "When a variant has no stock left anywhere: take it off the web shop, draft a purchase order to its supplier and tell staff."
+                "When a variant has no stock left anywhere: take it off the web shop, draft a "
+                "purchase order to its supplier and tell staff, with in-stock alternatives."
             ),
             "stock.out",
             conditions="variant.available <= 0",
             steps=(
-                'hide_product channel=web-jp\ndraft_purchase_order\nalert_staff title="Sold out"'
+                "hide_product channel=web-jp\n"
+                "draft_purchase_order\n"
+                'alert_staff title="Sold out" with=alternatives channel=web-jp'
             ),
             extra={"subject": "variant"},
         ),

@@ -98,3 +98,12 @@ def test_restock_restores_only_what_automation_hid_and_tells_each_shopper_once(o
     set_on_hand(lotion, 8)
     deliver()
     assert Message.objects.filter(kind="back_in_stock").count() == 2
+
+
+def test_the_sold_out_alert_names_in_stock_alternatives(omni, lotion):
+    from automation.models import StaffAlert
+
+    install("sold_out", status="active")
+    set_on_hand(lotion, 0)
+    alert = StaffAlert.objects.get(title__startswith="Sold out")
+    assert "In-stock alternatives:" in alert.body

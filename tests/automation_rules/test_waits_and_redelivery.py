@@ -113,3 +113,27 @@ def test_every_event_delivered_twice_gives_no_duplicate_message_code_order_or_pr
         on_event(event)  # the consumer again, as a redelivery past the receipt would
     deliver()
     assert effects() == before
+
+
+def test_wait_until_a_date_in_the_recipients_zone_and_a_past_date_does_not_wait():
+    now = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
+    assert wait_due({"until_date": "2026-12-24", "at": "09:00"}, now, TOKYO) == datetime(
+        2026, 12, 24, 9, 0, tzinfo=TOKYO
+    )
+    assert wait_due({"until_date": "2026-01-01", "at": "00:00"}, now, TOKYO) == now
+
+
+def test_wait_lines_parse_and_bad_dates_are_refused():
+    from automation.rules.definition import DefinitionError, parse_step
+
+    assert parse_step("wait until 2026-12-24 09:00") == {
+        "wait": {"until_date": "2026-12-24", "at": "09:00"}
+    }
+    assert parse_step("wait until 09:00 on mon,fri") == {
+        "wait": {"until_local": "09:00", "weekdays": ["mon", "fri"]}
+    }
+    assert parse_step("wait for order.paid timeout 24h or stop") == {
+        "wait": {"event": "order.paid", "timeout_minutes": 1440, "on_timeout": "stop"}
+    }
+    with pytest.raises(DefinitionError, match="not a date"):
+        parse_step("wait until 2026-02-30")
