@@ -17,6 +17,7 @@ from django.utils import timezone
 from automation.models import (
     Approval,
     BackInStockRequest,
+    ComputedTrigger,
     Rule,
     RuleRun,
     SimulationReport,
@@ -63,14 +64,17 @@ def seed_automation_settings() -> list[Rule]:
             extra={"audience": {"segment": DEMO_SEGMENT, "consent": "email", "channel": "web-jp"}},
         )
         rule_publish(rule=campaign)
-    # Events for the seed's dispatch to run through the rules: an abandoned cart, a rival's prices.
+    # Events for the seed's dispatch to run through the rules: an abandoned cart, a rival's
+    # prices. Once: a second seed_demo adds neither again.
     now = timezone.now()
     with transaction.atomic():
-        _abandoned_cart(now)
+        _created, first = ComputedTrigger.objects.get_or_create(key="demo:automation-history")
+        if first:
+            _abandoned_cart(now)
+            web_jp = Channel.objects.filter(code="web-jp").first()
+            if web_jp is not None:
+                _competitor_prices(web_jp)
         carts_abandoned_sweep(now=now)
-    web_jp = Channel.objects.filter(code="web-jp").first()
-    if web_jp is not None:
-        _competitor_prices(web_jp)
     return rules
 
 

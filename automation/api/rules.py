@@ -234,7 +234,7 @@ class StaffRuleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         return Response(simulate(rule, since=timezone.now() - timedelta(days=data["days"])))
 
     @extend_schema(request=None, responses={201: RuleOutputSerializer})
-    @action(detail=False, methods=["post"], url_path=r"library/(?P<key>[a-z_]+)")
+    @action(detail=False, methods=["post"], url_path=r"library/(?P<key>[A-Za-z0-9_]+)")
     def install(self, request, key=None):
         if key not in library.LIBRARY:
             raise NotFound(_("There is no ready-made automation %(key)s.") % {"key": key})

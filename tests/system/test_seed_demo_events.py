@@ -97,12 +97,17 @@ def test_seed_demo_has_every_ready_made_rule_on_and_a_history_in_the_run_log(see
     from automation.models import Message, Rule, RuleRun
     from automation.rules.library import LIBRARY
 
-    assert set(Rule.objects.filter(status=Rule.Status.ACTIVE).values_list("template", flat=True)) == set(LIBRARY)
+    assert set(
+        Rule.objects.filter(status=Rule.Status.ACTIVE).values_list("template", flat=True)
+    ) == set(LIBRARY)
     statuses = set(RuleRun.objects.values_list("status", flat=True))
     assert {RuleRun.Status.SUCCEEDED, RuleRun.Status.SKIPPED} <= statuses
     # The demo customer's cart was abandoned: reminded, and the second reminder is waiting.
     reminder = Message.objects.get(kind="abandoned_cart", recipient="hanako@example.jp")
     assert reminder.status in (Message.Status.SENT, Message.Status.QUEUED)
     hanako = reminder.customer_id
-    assert RuleRun.objects.get(rule__template="abandoned_cart", customer_id=hanako).status == RuleRun.Status.WAITING
+    assert (
+        RuleRun.objects.get(rule__template="abandoned_cart", customer_id=hanako).status
+        == RuleRun.Status.WAITING
+    )
     assert "Automation: 10 rules on" in seeded

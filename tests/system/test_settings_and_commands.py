@@ -20,11 +20,13 @@ from django.utils import timezone
 from knox.crypto import hash_token
 from knox.models import AuthToken
 
+from automation.models import BackInStockRequest, Rule, RuleRun, SimulationReport
 from catalog.models import (
     Attribute,
     AttributeChoice,
     BundleComponent,
     Category,
+    CompetitorPrice,
     Product,
     ProductAttributeValue,
     ProductChannelListing,
@@ -130,6 +132,11 @@ def test_settings_start_without_a_secret_key_in_development():
 # --- Demo data -------------------------------------------------------------------------------
 
 SEEDED_MODELS = [
+    Rule,
+    RuleRun,
+    BackInStockRequest,
+    SimulationReport,
+    CompetitorPrice,
     Channel,
     TaxClass,
     Category,
