@@ -21,6 +21,7 @@ from django.utils import timezone
 from catalog.models import ProductVariant
 from commerce.models import Channel, OutboxEvent
 from customers.models import Consent, Customer, SegmentMembership
+from orders.core.records import order_payload
 from orders.models import Cart, Fulfilment, Order, Payment
 
 MISSING = object()
@@ -161,46 +162,25 @@ class EvalContext:
         if not self.subject.order_id:
             return None
         order = (
-            Order.objects.select_related("channel")
+            Order.objects.select_related("channel", "pickup_location")
             .prefetch_related("lines")
             .filter(pk=self.subject.order_id)
             .first()
         )
         if order is None:
             return None
-        address = order.shipping_address or {}
+        # The same fields as the order's events carry (order_payload), read fresh, plus what
+        # only conditions need.
+        data = dict(order_payload(order))
         billing = order.billing_address or {}
-        data = {
-            "id": order.pk,
-            "number": order.number,
-            "channel": order.channel.code,
-            "status": order.status,
-            "payment_status": order.payment_status,
-            "payment_method": order.payment_method,
-            "currency": order.currency,
-            "subtotal": order.subtotal,
-            "total": order.total,
-            "paid_total": order.paid_total,
-            "flagged": order.flagged,
-            "customer_id": order.customer_id,
-            "email": order.email,
-            "shipping_country": address.get("country", ""),
-            "shipping_region": address.get("region", ""),
-            "billing_region": billing.get("region", ""),
-            "is_pickup": order.pickup_location_id is not None,
-            "placed_at": order.placed_at,
-            "lines": [
-                {
-                    "sku": line.sku,
-                    "variant_id": line.variant_id,
-                    "name": line.product_name,
-                    "quantity": line.quantity,
-                    "unit_price": line.unit_price,
-                    "amount": line.amount,
-                }
-                for line in order.lines.all()
-            ],
-        }
+        data.update(
+            {
+                "id": order.pk,
+                "flagged": order.flagged,
+                "billing_region": billing.get("region", ""),
+                "is_pickup": order.pickup_location_id is not None,
+            }
+        )
         data["units"] = sum(line["quantity"] for line in data["lines"])
         data["fraud_signals"] = fraud_signals(order)
         data["fraud_score"] = sum(points for _name, points in data["fraud_signals"])

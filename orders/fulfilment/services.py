@@ -491,69 +491,65 @@ def fulfilments_detect_delays(*, now: datetime | None = None, batch: int = 500) 
 
 def _detect_late_in_transit(now: datetime, batch: int) -> int:
     today = timezone.localdate(now, timezone=ZoneInfo(settings.TIME_ZONE))
-    total = 0
-    while True:
-        with transaction.atomic():
-            late = list(
-                Fulfilment.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("order__channel", "location", "carrier")
-                .filter(state=F.SHIPPED, delayed_at__isnull=True, estimated_delivery__lt=today)
-                .order_by("estimated_delivery", "pk")[:batch]
-            )
-            if not late:
-                return total
-            Fulfilment.objects.filter(pk__in=[f.pk for f in late]).update(delayed_at=now)
-            for fulfilment in late:
-                fulfilment.delayed_at = now
-                fulfilment_publish(
-                    fulfilment,
-                    FULFILMENT_DELAYED,
-                    in_transit=True,
-                    late_by_days=(today - fulfilment.estimated_delivery).days,
-                )
-                history_add(
-                    fulfilment.order,
-                    "fulfilment_delayed",
-                    _("%(number)s is still in transit after its estimated delivery (%(day)s).")
-                    % {
-                        "number": fulfilment.number,
-                        "day": fulfilment.estimated_delivery.isoformat(),
-                    },
-                )
-            total += len(late)
+
+    def announce(fulfilment: Fulfilment) -> None:
+        fulfilment_publish(
+            fulfilment,
+            FULFILMENT_DELAYED,
+            in_transit=True,
+            late_by_days=(today - fulfilment.estimated_delivery).days,
+        )
+        history_add(
+            fulfilment.order,
+            "fulfilment_delayed",
+            _("%(number)s is still in transit after its estimated delivery (%(day)s).")
+            % {"number": fulfilment.number, "day": fulfilment.estimated_delivery.isoformat()},
+        )
+
+    late = Fulfilment.objects.filter(
+        state=F.SHIPPED, delayed_at__isnull=True, estimated_delivery__lt=today
+    ).order_by("estimated_delivery", "pk")
+    return _claim_late(late, announce, now, batch)
 
 
 def _detect_late_dispatch(now: datetime, batch: int) -> int:
+    def announce(fulfilment: Fulfilment) -> None:
+        fulfilment_publish(
+            fulfilment,
+            FULFILMENT_DELAYED,
+            late_by_hours=round((now - fulfilment.ship_by).total_seconds() / 3600, 1),
+        )
+        history_add(
+            fulfilment.order,
+            "fulfilment_delayed",
+            _("%(number)s missed its promised dispatch (%(when)s).")
+            % {"number": fulfilment.number, "when": fulfilment.ship_by.isoformat()},
+        )
+
+    late = Fulfilment.objects.filter(
+        state__in=[F.PENDING, F.PICKING, F.PACKED], delayed_at__isnull=True, ship_by__lt=now
+    ).order_by("ship_by")
+    return _claim_late(late, announce, now, batch)
+
+
+def _claim_late(late, announce, now: datetime, batch: int) -> int:
+    """Mark `late` fulfilments delayed and announce each, a batch per transaction; rows another
+    run holds are skipped, so each is announced once."""
     total = 0
     while True:
         with transaction.atomic():
-            late = list(
-                Fulfilment.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("order__channel", "location", "carrier")
-                .filter(
-                    state__in=[F.PENDING, F.PICKING, F.PACKED],
-                    delayed_at__isnull=True,
-                    ship_by__lt=now,
-                )
-                .order_by("ship_by")[:batch]
+            claimed = list(
+                late.select_for_update(skip_locked=True, of=("self",)).select_related(
+                    "order__channel", "location", "carrier"
+                )[:batch]
             )
-            if not late:
+            if not claimed:
                 return total
-            Fulfilment.objects.filter(pk__in=[f.pk for f in late]).update(delayed_at=now)
-            for fulfilment in late:
+            Fulfilment.objects.filter(pk__in=[f.pk for f in claimed]).update(delayed_at=now)
+            for fulfilment in claimed:
                 fulfilment.delayed_at = now
-                fulfilment_publish(
-                    fulfilment,
-                    FULFILMENT_DELAYED,
-                    late_by_hours=round((now - fulfilment.ship_by).total_seconds() / 3600, 1),
-                )
-                history_add(
-                    fulfilment.order,
-                    "fulfilment_delayed",
-                    _("%(number)s missed its promised dispatch (%(when)s).")
-                    % {"number": fulfilment.number, "when": fulfilment.ship_by.isoformat()},
-                )
-            total += len(late)
+                announce(fulfilment)
+            total += len(claimed)
 
 
 def pickups_flag_uncollected(*, now: datetime | None = None, days: int | None = None) -> int:
