@@ -38,6 +38,9 @@ from orders import services as order_services
 from orders.models import Cart, Discount
 
 PARTNER = "Fulfilment partner"
+# The seed's history has hundreds of customers joining the loyalty programme: a merchant switches
+# the welcome on for new members, not to mail the whole past (flood protection would stop it).
+SWITCHED_ON_AFTER_HISTORY = ("welcome",)
 DEMO_SEGMENT = "high-spenders-jpy-email"
 
 
@@ -55,6 +58,8 @@ def seed_automation_settings() -> list[Rule]:
         endpoint_create(name=PARTNER, url=settings.DEMO_WEBHOOK_URL, event_types=["order.refunded"])
     rules = []
     for key in library.LIBRARY:
+        if key in SWITCHED_ON_AFTER_HISTORY:
+            continue
         rule = Rule.objects.filter(template=key).first() or library.install(key, status="active")
         rules.append(rule)
     campaign = Rule.objects.get(template="vip_campaign")
@@ -74,6 +79,7 @@ def seed_automation_settings() -> list[Rule]:
             web_jp = Channel.objects.filter(code="web-jp").first()
             if web_jp is not None:
                 _competitor_prices(web_jp)
+                _sell_out(web_jp)
         carts_abandoned_sweep(now=now)
     return rules
 
@@ -98,19 +104,22 @@ def _abandoned_cart(now) -> Cart | None:
 def _competitor_prices(web_jp: Channel) -> int:
     """A rival undercuts three products with a known cost: two follow within the rails, one
     (a big drop) waits for approval."""
-    costed = (
-        SupplierItem.objects.filter(variant__channel_listings__channel=web_jp)
-        .values_list("variant_id", flat=True)
-        .order_by("variant__sku")
-        .distinct()[:3]
+    costs = dict(
+        SupplierItem.objects.filter(variant__channel_listings__channel=web_jp).values_list(
+            "variant_id", "cost"
+        )
     )
+    listings = VariantChannelListing.objects.filter(
+        channel=web_jp, variant_id__in=list(costs)
+    ).select_related("variant")
+    # Room above the floor (cost + 20 %) for a rival's cut to be followed: good margins only.
+    roomy = sorted(
+        (item for item in listings if costs[item.variant_id] < item.price * Decimal("0.6")),
+        key=lambda item: item.variant.sku,
+    )[:3]
     recorded = 0
-    for number, variant in enumerate(
-        ProductVariant.objects.filter(pk__in=list(costed)).order_by("sku")
-    ):
-        listing = VariantChannelListing.objects.filter(variant=variant, channel=web_jp).first()
-        if listing is None:
-            continue
+    for number, listing in enumerate(roomy):
+        variant = listing.variant
         cut = Decimal("0.85") if number == 2 else Decimal("0.97")
         competitor_price_record(
             variant=variant,
@@ -122,10 +131,34 @@ def _competitor_prices(web_jp: Channel) -> int:
     return recorded
 
 
+def _sell_out(web_jp: Channel) -> None:
+    """One costed product sells out everywhere (a count of zero at every location): the sold-out
+    rule takes it off the web shop, drafts its purchase order and tells staff."""
+    from inventory.models import Stock
+    from inventory.services import stock_adjust
+
+    costed = SupplierItem.objects.filter(variant__channel_listings__channel=web_jp).values(
+        "variant_id"
+    )
+    stocked = Stock.objects.filter(variant_id__in=costed, on_hand__gt=0, allocated=0)
+    variant_id = stocked.order_by("-variant__sku").values_list("variant_id", flat=True).first()
+    for stock in Stock.objects.filter(variant_id=variant_id, on_hand__gt=0):
+        stock_adjust(
+            variant_id=stock.variant_id,
+            location_id=stock.location_id,
+            delta=-(stock.on_hand - stock.allocated),
+            note="demo: sold out",
+        )
+
+
 def seed_automation() -> str:
-    """After the seed's events were dispatched: shoppers waiting for a product the sold-out rule
-    took off sale, a saved simulation, and the summary. Publishes no event."""
+    """After the seed's events were dispatched: the rules a merchant switches on for what comes
+    next (welcome), shoppers waiting for a product the sold-out rule took off sale, a saved
+    simulation, and the summary. Publishes no event."""
     now = timezone.now()
+    for key in SWITCHED_ON_AFTER_HISTORY:
+        if not Rule.objects.filter(template=key).exists():
+            library.install(key, status="active")
     web_jp = Channel.objects.filter(code="web-jp").first()
     hidden = RuleRun.objects.filter(
         rule__template="sold_out", status=RuleRun.Status.SUCCEEDED

@@ -196,7 +196,12 @@ def send_message(call: Call) -> dict[str, Any]:
     from automation.models.messages import Category
     from orders.models import Order
 
-    medium, address, language, customer = _recipient(call)
+    try:
+        medium, address, language, customer = _recipient(call)
+    except ActionFailed as nobody:
+        # A customer without an address on the medium is not a failure of the rule: nothing
+        # is sent, the run goes on, and the log says why.
+        return {"message": None, "note": str(nobody)}
     kind = call.params["kind"]
     category = call.params.get("category") or (
         Category.TRANSACTIONAL if kind in kinds.TRANSACTIONAL else Category.MARKETING

@@ -117,11 +117,11 @@ LIBRARY: dict[str, ReadyMade] = {
             "competitor_repricing",
             _("Competitor repricing"),
             _(
-                "Follow a competitor's lower price within a floor (cost + 20 %), 5 % a step, 10 % a day, 6 h apart; changes over 8 % wait for approval."
+                "Follow a competitor's lower price within a floor (cost + 20 %), 10 % a step, 15 % a day, 6 h apart; changes over 8 % wait for approval."
             ),
             "price.competitor_changed",
             conditions="event.competitor_price < event.our_price",
-            steps="adjust_price floor_margin=20 undercut=10 max_step=5 max_day=10 cooldown_hours=6 approval_above=8",
+            steps="adjust_price floor_margin=20 undercut=10 max_step=10 max_day=15 cooldown_hours=6 approval_above=8",
             extra={"subject": "variant"},
         ),
         ReadyMade(

@@ -111,3 +111,10 @@ def test_seed_demo_has_every_ready_made_rule_on_and_a_history_in_the_run_log(see
         == RuleRun.Status.WAITING
     )
     assert "Automation: 10 rules on" in seeded
+    # A product sold out everywhere: off the web shop by automation, with shoppers waiting.
+    from automation.models import Approval, AutomationHide, BackInStockRequest
+
+    assert AutomationHide.objects.filter(restored_at__isnull=True).exists()
+    assert BackInStockRequest.objects.filter(notified_at__isnull=True).count() == 2
+    # A rival's big cut waits for staff; the small ones were followed.
+    assert Approval.objects.filter(status=Approval.Status.PENDING).count() == 1
