@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -54,14 +54,28 @@ def globally_paused() -> bool:
     return AutomationSwitch.objects.filter(pk=1, paused=True).exists()
 
 
-def rules_for(event_type: str):
-    return list(
+_rules_cache: dict[str, tuple[tuple, list[Rule]]] = {}
+
+
+def rules_for(event_type: str) -> list[Rule]:
+    """The published rules an event type reaches. Kept in this process while no rule changed:
+    one small query (the latest change and the count) instead of loading every rule and its
+    definition for each event. Every write to a rule moves its `updated_at`."""
+    stamp = tuple(Rule.objects.aggregate(changed=Max("updated_at"), n=Count("pk")).values())
+    cached = _rules_cache.get(event_type)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    rules = list(
         Rule.objects.filter(
             trigger=event_type,
             status__in=[Rule.Status.ACTIVE, Rule.Status.SHADOW, Rule.Status.PAUSED],
             published_version__isnull=False,
         ).select_related("published_version")
     )
+    if len(_rules_cache) > 500:
+        _rules_cache.clear()
+    _rules_cache[event_type] = (stamp, rules)
+    return rules
 
 
 # --- starting runs ---------------------------------------------------------------------------
@@ -82,17 +96,24 @@ def on_event(event: OutboxEvent) -> None:
         wanted = rule.published_version.definition.get("subject")
         if wanted not in subjects:
             subjects[wanted] = subject_of(event, wanted)
+        # Evaluating only reads: the rules that do not start cost no savepoint and no write
+        # of their own (they are written together below).
+        run, ctx = evaluate(
+            rule,
+            rule.published_version,
+            event=event,
+            now=now,
+            paused=paused,
+            subject=subjects[wanted],
+        )
+        if run.status == R.SKIPPED:
+            skipped.append(run)
+            continue
         try:
             with transaction.atomic():
-                start(
-                    rule,
-                    rule.published_version,
-                    event=event,
-                    now=now,
-                    paused=paused,
-                    subject=subjects[wanted],
-                    skipped=skipped,
-                )
+                begin(run, ctx)
+        except IntegrityError:
+            continue  # this trigger has its run already: a redelivery
         except Exception:  # one rule's bug must not stop the others: logged, and alerted
             logger.exception("Rule %s failed to start on event %s", rule.pk, event.pk)
             from automation.rules.services import alert_raise
@@ -130,6 +151,11 @@ def _skip_reason(
         }
     if event is not None and event.subject_type == "order" and event.payload.get("is_test"):
         return _("A test order.")
+    if (
+        not (event is not None and event.causation_depth > 0)
+        and rule.reentry == Rule.Reentry.EVERY_TIME
+    ):
+        return ""  # nothing below applies: no query
     recent = RuleRun.objects.filter(
         rule=rule, subject_type=subject.type, subject_id=subject.id
     ).exclude(status=R.SKIPPED)
@@ -154,7 +180,7 @@ def _skip_reason(
     return ""
 
 
-def start(
+def evaluate(
     rule: Rule,
     version: RuleVersion,
     *,
@@ -163,20 +189,16 @@ def start(
     paused: bool = False,
     trigger_key: str | None = None,
     subject: Subject | None = None,
-    skipped: list[RuleRun] | None = None,
-) -> RuleRun | None:
-    """Evaluate one rule on one trigger and record the run; act on its immediate steps.
-    None when this trigger already has its run (a redelivery). A skipped run is appended to
-    `skipped` for the caller to write with the others, when given."""
+) -> tuple[RuleRun, EvalContext]:
+    """The run this trigger gives the rule, unsaved: skipped with its reason, or running."""
     definition = version.definition
     subject = subject or subject_of(event, definition.get("subject"))
-    trigger_key = trigger_key or f"event:{event.pk}"
     depth = (event.causation_depth if event is not None else 0) + 1
     run = RuleRun(
         rule=rule,
         version=version,
         event=event,
-        trigger_key=trigger_key,
+        trigger_key=trigger_key or f"event:{event.pk}",
         subject_type=subject.type,
         subject_id=subject.id[:64],
         customer_id=subject.customer_id,
@@ -195,7 +217,7 @@ def start(
         matched, traces = all_true(definition.get("conditions") or [], ctx)
         if not matched:
             reason = _("Condition false: %(why)s") % {"why": first_failure(traces)}
-    run.conditions = _jsonable(traces)
+    run.conditions = _jsonable(traces) if traces else []
     if reason:
         run.status, run.reason, run.finished_at = R.SKIPPED, reason, now
     if subject.product_id is None and subject.variant_id:
@@ -209,18 +231,41 @@ def start(
             key=f"loop:{rule.pk}:{now:%Y%m%d%H}",
             rule=rule,
         )
-    if reason and skipped is not None:
-        skipped.append(run)
-        return run
+    return run, ctx
+
+
+def begin(run: RuleRun, ctx: EvalContext) -> None:
+    """Record a run that starts and act on its immediate steps. Raises IntegrityError when
+    this trigger has its run already (call it in a savepoint)."""
+    run.save()
+    run.fresh = True  # no step of it can have run before: no need to look for claims
+    _register_exits(run, run.version.definition, ctx.subject)
+    advance(run, ctx=ctx, now=run.started_at)
+
+
+def start(
+    rule: Rule,
+    version: RuleVersion,
+    *,
+    event: OutboxEvent | None,
+    now: datetime,
+    paused: bool = False,
+    trigger_key: str | None = None,
+    subject: Subject | None = None,
+) -> RuleRun | None:
+    """Evaluate one rule on one trigger, record the run and act on its immediate steps (time
+    triggers; events go through `on_event`). None when this trigger had its run already."""
+    run, ctx = evaluate(
+        rule, version, event=event, now=now, paused=paused, trigger_key=trigger_key, subject=subject
+    )
     try:
         with transaction.atomic():
-            run.save()
+            if run.status == R.SKIPPED:
+                run.save()
+            else:
+                begin(run, ctx)
     except IntegrityError:
         return None
-    run.fresh = True  # no step of it can have run before: no need to look for claims
-    if run.status == R.RUNNING:
-        _register_exits(run, definition, subject)
-        advance(run, ctx=ctx, now=now)
     return run
 
 
@@ -480,7 +525,9 @@ def _act(run: RuleRun, index: int, step: dict, ctx: EvalContext, now: datetime) 
     """One action step: "done", or the run is left held / waiting for a retry / failed."""
     action = ACTIONS[step["action"]]
     key = f"{run.pk}:{index}"
-    approval = Approval.objects.filter(run=run, step_index=index).first()
+    fresh = getattr(run, "fresh", False)
+    # A run started in this call has no approval and no claim yet: no need to look.
+    approval = None if fresh else Approval.objects.filter(run=run, step_index=index).first()
     approved = (
         approval.proposal if approval and approval.status == Approval.Status.APPROVED else None
     )
@@ -514,14 +561,14 @@ def _act(run: RuleRun, index: int, step: dict, ctx: EvalContext, now: datetime) 
             at=now,
         )
         return "done"
-    if not getattr(run, "fresh", False) and ActionExecution.objects.filter(key=key).exists():
+    if not fresh and ActionExecution.objects.filter(key=key).exists():
         return "done"  # done before a crash or by a redelivery: never twice
     if _flooding(run, now):
         return _flood_hold(run, index, action.name, now)
     try:
         with transaction.atomic():
             execution = ActionExecution.objects.create(
-                key=key, run=run, rule_id=run.rule_id, action=action.name, created_at=now
+                key=key, run=run, rule_id=run.rule_id, action=action.name, created_at=timezone.now()
             )
             with caused_by(run_id=run.pk, depth=run.depth):
                 result = action.do(call)
@@ -602,6 +649,7 @@ def _flood_hold(run: RuleRun, index: int, action: str, now: datetime) -> str:
 
     rule = run.rule
     Rule.objects.filter(pk=rule.pk).update(
+        updated_at=timezone.now(),  # the rules cache (rules_for) sees the change
         status=Rule.Status.PAUSED,
         paused_reason=_("Flood protection: more than %(n)s actions in a minute.")
         % {"n": rule.flood_limit_per_minute},
