@@ -546,6 +546,7 @@ def _act(run: RuleRun, index: int, step: dict, ctx: EvalContext, now: datetime) 
         )
         return "stopped"
     call = Call(ctx=ctx, params=step.get("params") or {}, run=run, key=key, approved=approved)
+    variables_before = dict(run.variables or {})
     if run.shadow:
         try:
             preview = action.preview(call)
@@ -628,7 +629,8 @@ def _act(run: RuleRun, index: int, step: dict, ctx: EvalContext, now: datetime) 
     except Exception as error:  # a service refused or the database hiccuped: retry later
         logger.exception("Rule run %s step %s failed", run.pk, index)
         return _retry_later(run, index, action.name, error, now)
-    run.save(update_fields=["variables"])
+    if run.variables != variables_before:  # what a later step needs (an issued code)
+        run.save(update_fields=["variables"])
     return "done"
 
 
