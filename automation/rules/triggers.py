@@ -80,6 +80,16 @@ def carts_abandoned_sweep(*, now: datetime | None = None, batch: int = 500) -> i
                 ComputedTrigger.objects.create(key=key)
                 payload = cart_payload(cart)
                 payload["idle_minutes"] = int((now - cart.last_activity_at).total_seconds() // 60)
+                if payload.get("customer_id") is None and cart.email:
+                    # A guest who gave the e-mail of a profile we know: the reminder is theirs,
+                    # with their consent (checked when it is sent) and language.
+                    payload["customer_id"] = (
+                        Customer.objects.filter(
+                            email__iexact=cart.email, state=Customer.State.ACTIVE
+                        )
+                        .values_list("pk", flat=True)
+                        .first()
+                    )
                 events.publish(
                     type=CART_ABANDONED, subject_type="cart", subject_id=cart.pk, payload=payload
                 )

@@ -123,3 +123,25 @@ def test_phone_and_pos_carts_are_never_abandoned(omni, hanako, rule):
     cart = services.cart_create(channel=omni.phone, customer=hanako, email=hanako.email)
     Cart.objects.filter(pk=cart.pk).update(last_activity_at=timezone.now() - timedelta(hours=2))
     assert carts_abandoned_sweep() == 0
+
+
+def test_a_guest_cart_with_a_known_customers_e_mail_is_reminded_with_their_consent(
+    omni, hanako, rule
+):
+    cart = services.cart_create(channel=omni.yamato.channel, email="HANAKO@example.jp")
+    services.cart_line_set(cart, sku="TEE-RED-M", quantity=1, add=True)
+    Cart.objects.filter(pk=cart.pk).update(last_activity_at=timezone.now() - timedelta(minutes=61))
+    assert carts_abandoned_sweep() == 1
+    deliver()
+    reminder = Message.objects.get(kind="abandoned_cart")
+    assert reminder.customer_id == hanako.pk and reminder.status == Message.Status.SENT
+
+
+def test_a_guest_without_a_profile_gets_no_marketing_reminder(omni, rule):
+    cart = services.cart_create(channel=omni.yamato.channel, email="stranger@example.jp")
+    services.cart_line_set(cart, sku="TEE-RED-M", quantity=1, add=True)
+    Cart.objects.filter(pk=cart.pk).update(last_activity_at=timezone.now() - timedelta(minutes=61))
+    carts_abandoned_sweep()
+    deliver()
+    reminder = Message.objects.get(kind="abandoned_cart")
+    assert reminder.status == Message.Status.SUPPRESSED and "consent" in reminder.reason
