@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -509,10 +509,6 @@ def call_webhook(call: Call) -> dict[str, Any]:
 
 def _plain_preview(call: Call) -> dict[str, Any]:
     return {"params": call.params}
-
-
-def _money(value: Any) -> str:
-    return str(Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 ACTIONS: dict[str, Action] = {
